@@ -1,0 +1,2 @@
+/* rbuf.c: placeholder until its module lands. */
+typedef int hp_placeholder_rbuf;

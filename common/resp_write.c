@@ -1,0 +1,2 @@
+/* resp_write.c: placeholder until its module lands. */
+typedef int hp_placeholder_resp_write;

@@ -1,0 +1,2 @@
+/* strutil.c: placeholder until its module lands. */
+typedef int hp_placeholder_strutil;

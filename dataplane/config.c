@@ -1,0 +1,2 @@
+/* config.c: placeholder until its module lands. */
+typedef int hp_placeholder_config;

@@ -1,0 +1,2 @@
+/* conn.c: placeholder until its module lands. */
+typedef int hp_placeholder_conn;

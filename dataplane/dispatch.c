@@ -1,0 +1,2 @@
+/* dispatch.c: placeholder until its module lands. */
+typedef int hp_placeholder_dispatch;

@@ -1,0 +1,56 @@
+/*
+ * exec.h - the context a keyed command executes in.
+ *
+ * A keyed command (GET, SET, DEL, RENAME, MGET...) is a pure function of the
+ * shards that own its keys and its arguments: it reads argv, operates on the
+ * shard(s), and appends exactly one RESP reply to `out`.  It never sees a
+ * connection or a socket, so the same handler runs
+ *   - on the connection's own worker when that worker owns the key,
+ *   - on the owning worker when the request crossed a ring to it, and
+ *   - on the coordinating worker for a multi-shard command, after every
+ *     shard involved was parked (handed over) to it.
+ * Handlers find the shard of a key with exec_shard(); that asserts the shard
+ * is one this execution may touch.
+ *
+ * Arity has been checked against the command table before a handler runs.
+ */
+#ifndef HP_EXEC_H
+#define HP_EXEC_H
+
+#include "../common/hp_common.h"
+#include "../common/rbuf.h"
+#include "../storage/shard.h"
+#include "../storage/slot.h"
+
+struct exec_ctx {
+    struct shard *const *shards;   /* every shard, by id; read-only table */
+    const uint16_t *slot_to_shard; /* HP_NUM_SLOTS entries */
+    uint32_t nshards;
+    uint32_t home;                 /* the shard this execution runs on */
+    uint64_t held_mask;            /* shards this execution may touch (bit per id) */
+    uint32_t db;
+    uint8_t proto;                 /* 2 or 3 */
+    int64_t now_ms;
+    int64_t max_bulk;              /* proto-max-bulk-len, for APPEND/SETRANGE */
+    int argc;
+    const struct hp_slice *argv;
+    struct rbuf *out;
+};
+
+static inline uint32_t exec_shard_id_of(const struct exec_ctx *x, struct hp_slice key)
+{
+    return x->slot_to_shard[slot_of_key(key.ptr, key.len)];
+}
+
+/* The shard owning `key`; asserts this execution holds it. */
+static inline struct shard *exec_shard(const struct exec_ctx *x, struct hp_slice key)
+{
+    uint32_t id = exec_shard_id_of(x, key);
+    HP_ASSERT(id < x->nshards);
+    HP_ASSERT(x->held_mask & (1ull << id));
+    return x->shards[id];
+}
+
+typedef void (*exec_fn)(struct exec_ctx *x);
+
+#endif

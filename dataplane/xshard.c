@@ -1,0 +1,2 @@
+/* xshard.c: placeholder until its module lands. */
+typedef int hp_placeholder_xshard;

@@ -1,0 +1,2 @@
+/* shard.c: placeholder until its module lands. */
+typedef int hp_placeholder_shard;

@@ -1,0 +1,2 @@
+/* slot.c: placeholder until its module lands. */
+typedef int hp_placeholder_slot;

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# run_tests.sh BUILD_DIR - every unit suite and end-to-end test; the last
+# line is "N passed, M failed" (tests counted individually).
+set -uo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+build=$(cd "${1:-$here/../build}" && pwd)
+passed=0; failed=0
+logdir=$(mktemp -d /tmp/hotpath-tests.XXXXXX)
+
+add_counts() { # "<p> passed, <f> failed" line -> totals
+    local line=$1
+    local p f
+    p=$(sed -n 's/.*: \([0-9]\+\) passed, \([0-9]\+\) failed.*/\1/p' <<<"$line")
+    f=$(sed -n 's/.*: \([0-9]\+\) passed, \([0-9]\+\) failed.*/\2/p' <<<"$line")
+    passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+}
+
+echo "== unit suites"
+for t in "$build"/tests/unit/test_*; do
+    [ -x "$t" ] || continue
+    name=$(basename "$t")
+    log="$logdir/$name.log"
+    timeout 600 "$t" >"$log" 2>&1; rc=$?
+    line=$(grep 'CUNIT-RESULT:' "$log" | tail -1)
+    if [ -z "$line" ]; then
+        echo "  $name: crashed or hung (rc=$rc); log:"; tail -20 "$log"; failed=$((failed + 1))
+    else
+        echo "  $name: ${line#CUNIT-RESULT: }"; add_counts "$line"
+        [ $rc -ne 0 ] && grep -E 'FAILED|Test: .*\.\.\.FAILED|^ +[0-9]+\. ' "$log" | head -20
+    fi
+done
+
+echo "== end-to-end tests"
+export HOTPATHD="$build/dataplane/hotpathd"
+for t in "$here"/e2e/test_*.py "$here"/e2e/test_*.sh; do
+    [ -f "$t" ] || continue
+    name=$(basename "$t")
+    log="$logdir/$name.log"
+    case "$t" in
+        *.py) timeout 900 /usr/bin/python3 "$t" >"$log" 2>&1; rc=$? ;;
+        *.sh) timeout 900 bash "$t" >"$log" 2>&1; rc=$? ;;
+    esac
+    line=$(grep 'E2E-RESULT:' "$log" | tail -1)
+    if [ -z "$line" ]; then
+        echo "  $name: crashed or hung (rc=$rc); log:"; tail -30 "$log"; failed=$((failed + 1))
+    else
+        echo "  $name: ${line#E2E-RESULT: }"; add_counts "$line"
+        [ $rc -ne 0 ] && grep -E '^FAIL' "$log" | head -20
+    fi
+done
+echo "logs: $logdir"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

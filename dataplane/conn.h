@@ -50,13 +50,21 @@ struct conn {
     struct worker *worker;
     struct conn *next, *prev;    /* worker's connection list */
     struct resp_parser parser;
-    uint8_t *in;                 /* unparsed bytes; in[0] starts a request */
-    size_t in_len, in_cap;
-    struct rbuf out;             /* bytes ready to send, in order */
-    size_t out_sending;          /* bytes of out[0..) handed to the kernel */
+    uint8_t *in;                 /* unparsed bytes; in[in_off] starts a request */
+    size_t in_off, in_len, in_cap;
+    struct rbuf out;             /* replies ready to send, in order */
+    struct rbuf sendbuf;         /* bytes handed to the kernel; never touched while in flight */
+    size_t send_off;             /* sendbuf bytes already sent */
+    bool sending;                /* a send is in flight */
     struct reply_slot *slots_head, *slots_tail; /* replies waiting for earlier ones */
     uint32_t pending;            /* replies owed by other shards */
     uint32_t net_flags;          /* backend-private */
+    void *net_priv;              /* backend-private */
+    bool stalled;                /* on the worker's stalled list */
+    bool op_active;              /* a multi-shard command of this conn is running */
+    bool dirty;                  /* on the worker's dirty list */
+    bool recv_paused;
+    bool net_closed;             /* net_cb_closed seen */
     uint64_t bytes_in, bytes_out;
 };
 

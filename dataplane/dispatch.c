@@ -1,2 +1,301 @@
-/* dispatch.c: placeholder until its module lands. */
-typedef int hp_placeholder_dispatch;
+/*
+ * dispatch.c - routes one parsed command: look it up, check arity, find the
+ * shards it touches, then run it here, ship it to the owning worker, or
+ * coordinate a multi-shard execution.  See xshard.c for the hand-over
+ * protocol and conn.c for how replies keep request order.
+ *
+ * A command returns DISPATCH_STALL, without any effect, when a resource it
+ * needs is busy (our shard is handed over, the message pool is empty, a
+ * multi-shard command of this connection is still running); the connection
+ * then re-parses the same request later.  Nothing here blocks.
+ */
+#include "runtime.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "../common/resp.h"
+#include "../common/strutil.h"
+
+void exec_ctx_init(struct exec_ctx *x, struct worker *w, uint32_t home, uint64_t held_mask,
+                   uint32_t db, uint8_t proto, int argc, const struct hp_slice *argv,
+                   struct rbuf *out)
+{
+    struct runtime *rt = w->rt;
+    x->shards = rt->shards;
+    x->slot_to_shard = rt->slot_to_shard;
+    x->nshards = rt->nworkers;
+    x->home = home;
+    x->held_mask = held_mask;
+    x->db = db;
+    x->proto = proto;
+    x->now_ms = w->now_ms;
+    x->max_bulk = CONFIG_RT_GET(rt->cfg, proto_max_bulk_len);
+    x->argc = argc;
+    x->argv = argv;
+    x->out = out;
+}
+
+uint64_t dispatch_key_mask(struct worker *w, const struct cmd_spec *spec, int argc,
+                           const struct hp_slice *argv)
+{
+    if (spec->first_key <= 0 || spec->first_key >= argc)
+        return 0;
+    int last = spec->last_key < 0 ? argc + spec->last_key : spec->last_key;
+    if (last >= argc)
+        last = argc - 1;
+    int step = spec->key_step > 0 ? spec->key_step : 1;
+    const uint16_t *map = w->rt->slot_to_shard;
+    uint64_t mask = 0;
+    for (int i = spec->first_key; i <= last; i += step)
+        mask |= 1ull << map[slot_of_key(argv[i].ptr, argv[i].len)];
+    return mask;
+}
+
+static uint64_t all_shards_mask(const struct worker *w)
+{
+    uint32_t n = w->rt->nworkers;
+    return n == 64 ? ~0ull : (1ull << n) - 1;
+}
+
+static void count_command(struct conn *c, const struct cmd_spec *spec)
+{
+    struct worker *w = c->worker;
+    w->stats.total_commands_processed++;
+    c->ncmds++;
+    c->last_cmd = spec->name;
+    c->last_ms = w->now_ms;
+}
+
+static enum dispatch_rc run_local(struct conn *c, const struct cmd_spec *spec, int argc,
+                                  const struct hp_slice *argv)
+{
+    struct worker *w = c->worker;
+    if (!worker_shard_free(w))
+        return DISPATCH_STALL;
+    struct exec_ctx x;
+    exec_ctx_init(&x, w, w->id, 1ull << w->id, c->db, c->proto, argc, argv,
+                  conn_reply_target(c));
+    spec->exec(&x);
+    return DISPATCH_DONE;
+}
+
+static void reply_oom(struct conn *c)
+{
+    resp_add_error(conn_reply_target(c), "OOM command not allowed when used memory > 'maxmemory'.");
+}
+
+static enum dispatch_rc run_remote(struct conn *c, const struct cmd_spec *spec, uint32_t target,
+                                   int argc, const struct hp_slice *argv)
+{
+    struct worker *w = c->worker;
+    if (xmsg_available(w) == 0)
+        return DISPATCH_STALL;
+    struct xmsg *m = xmsg_alloc(w);
+    HP_ASSERT(m != NULL);
+    if (xmsg_copy_args(m, argc, argv) != 0) {
+        xmsg_free(w, m);
+        reply_oom(c);
+        return DISPATCH_DONE;
+    }
+    struct reply_slot *slot = conn_slot_reserve(c);
+    if (slot == NULL) {
+        xmsg_free(w, m);
+        return DISPATCH_STALL;
+    }
+    m->kind = XMSG_EXEC;
+    m->spec = spec;
+    m->db = c->db;
+    m->proto = c->proto;
+    m->conn = c;
+    m->slot = slot;
+    c->pending++;
+    w->stats.remote_requests++;
+    xshard_send(w, target, m);
+    return DISPATCH_DONE;
+}
+
+static enum dispatch_rc run_multi(struct conn *c, const struct cmd_spec *spec, uint64_t mask,
+                                  int argc, const struct hp_slice *argv)
+{
+    struct worker *w = c->worker;
+    /* Wait for this client's earlier remote commands, so the multi-shard
+     * command observes them (they travel on rings the hand-over does not
+     * order against). */
+    uint32_t remote = (uint32_t)__builtin_popcountll(mask & ~(1ull << w->id));
+    if (c->pending > 0 || w->op.active || xmsg_available(w) < remote + 1)
+        return DISPATCH_STALL;
+    struct xmsg *args = xmsg_alloc(w);
+    HP_ASSERT(args != NULL);
+    if (xmsg_copy_args(args, argc, argv) != 0) {
+        xmsg_free(w, args);
+        reply_oom(c);
+        return DISPATCH_DONE;
+    }
+    struct reply_slot *slot = conn_slot_reserve(c);
+    if (slot == NULL) {
+        xmsg_free(w, args);
+        return DISPATCH_STALL;
+    }
+    struct xop *op = &w->op;
+    HP_ASSERT(!op->active);
+    for (uint32_t s = 0; s < w->rt->nworkers; s++) {
+        op->parked[s] = NULL;
+        if (s != w->id && (mask & (1ull << s))) {
+            op->parked[s] = xmsg_alloc(w); /* availability checked above */
+            HP_ASSERT(op->parked[s] != NULL);
+        }
+    }
+    op->active = true;
+    op->conn = c;
+    op->slot = slot;
+    op->spec = spec;
+    op->need = mask;
+    op->held = 0;
+    op->db = c->db;
+    op->proto = c->proto;
+    op->args = args;
+    c->op_active = true;
+    /* Everything this worker queued for those shards goes first. */
+    xshard_flush(w);
+    xop_start(w);
+    return DISPATCH_DONE;
+}
+
+static enum dispatch_rc route(struct conn *c, const struct cmd_spec *spec, uint64_t mask,
+                              int argc, const struct hp_slice *argv)
+{
+    struct worker *w = c->worker;
+    if (mask == 0)
+        mask = 1ull << w->id;
+    if ((mask & (mask - 1)) == 0) {
+        uint32_t target = (uint32_t)__builtin_ctzll(mask);
+        if (target == w->id)
+            return run_local(c, spec, argc, argv);
+        return run_remote(c, spec, target, argc, argv);
+    }
+    return run_multi(c, spec, mask, argc, argv);
+}
+
+/* SCAN runs on the shard its cursor names (top 16 bits). */
+static enum dispatch_rc dispatch_scan(struct conn *c, const struct cmd_spec *spec, int argc,
+                                      const struct hp_slice *argv)
+{
+    struct worker *w = c->worker;
+    char buf[32];
+    uint64_t cursor = 0;
+    bool ok = argv[1].len > 0 && argv[1].len < sizeof(buf);
+    if (ok) {
+        memcpy(buf, argv[1].ptr, argv[1].len);
+        buf[argv[1].len] = '\0';
+        char *end = NULL;
+        errno = 0;
+        cursor = strtoull(buf, &end, 10);
+        ok = errno == 0 && end == buf + argv[1].len && buf[0] != '-';
+    }
+    if (!ok) {
+        resp_add_error(conn_reply_target(c), "ERR invalid cursor");
+        return DISPATCH_DONE;
+    }
+    uint64_t shard = cursor >> CMD_SCAN_SHARD_SHIFT;
+    if (shard >= w->rt->nworkers) {
+        /* Not a cursor we handed out: the iteration is over. */
+        struct rbuf *out = conn_reply_target(c);
+        resp_add_array(out, 2);
+        resp_add_bulk(out, "0", 1);
+        resp_add_array(out, 0);
+        return DISPATCH_DONE;
+    }
+    return route(c, spec, 1ull << shard, argc, argv);
+}
+
+static enum dispatch_rc dispatch_client(struct conn *c, const struct cmd_spec *spec, int argc,
+                                        const struct hp_slice *argv)
+{
+    struct worker *w = c->worker;
+    /* A client command may broadcast (INFO, CLIENT LIST/KILL): make sure it
+     * can before running it, since a handler cannot stall half-way. */
+    if (w->bcast != NULL || xmsg_available(w) < w->rt->nworkers)
+        return DISPATCH_STALL;
+    struct client_ctx cc = {
+        .conn = c,
+        .worker = w,
+        .argc = argc,
+        .argv = argv,
+        .out = conn_reply_target(c),
+        .now_ms = w->now_ms,
+    };
+    spec->client(&cc);
+    return DISPATCH_DONE;
+}
+
+enum dispatch_rc dispatch_command(struct conn *c, int argc, const struct hp_slice *argv)
+{
+    struct worker *w = c->worker;
+    HP_ASSERT(argc > 0);
+    const struct cmd_spec *spec = cmd_lookup(argv[0].ptr, argv[0].len);
+    if (spec == NULL) {
+        cmd_reply_unknown(conn_reply_target(c), argc, argv);
+        return DISPATCH_DONE;
+    }
+    if (!cmd_arity_ok(spec, argc)) {
+        cmd_reply_arity(conn_reply_target(c), spec);
+        return DISPATCH_DONE;
+    }
+    enum dispatch_rc rc;
+    switch (spec->kind) {
+    case CMD_KIND_CLIENT:
+        rc = dispatch_client(c, spec, argc, argv);
+        break;
+    case CMD_KIND_SCAN:
+        rc = dispatch_scan(c, spec, argc, argv);
+        break;
+    case CMD_KIND_ALLSHARDS:
+        rc = route(c, spec, all_shards_mask(w), argc, argv);
+        break;
+    case CMD_KIND_KEYED:
+        rc = route(c, spec, dispatch_key_mask(w, spec, argc, argv), argc, argv);
+        break;
+    default:
+        HP_ASSERT(!"unknown command kind");
+        return DISPATCH_DONE;
+    }
+    if (rc == DISPATCH_DONE)
+        count_command(c, spec);
+    return rc;
+}
+
+void client_broadcast(struct client_ctx *cc, bcast_part_fn part, bcast_done_fn done)
+{
+    struct conn *c = cc->conn;
+    struct worker *w = cc->worker;
+    /* dispatch_client checked both before running the handler. */
+    HP_ASSERT(w->bcast == NULL && xmsg_available(w) >= w->rt->nworkers);
+    struct bcast *b = calloc(1, sizeof(*b));
+    struct xmsg *args = xmsg_alloc(w);
+    struct reply_slot *slot = b ? conn_slot_reserve(c) : NULL;
+    if (b == NULL || slot == NULL || xmsg_copy_args(args, cc->argc, cc->argv) != 0) {
+        if (slot)
+            conn_slot_complete(c, slot);
+        free(b);
+        xmsg_free(w, args);
+        reply_oom(c);
+        return;
+    }
+    size_t limit = (size_t)CONFIG_RT_GET(w->rt->cfg, client_output_buffer_limit);
+    for (uint32_t i = 0; i < w->rt->nworkers; i++)
+        rbuf_init(&b->parts[i], limit);
+    b->conn = c;
+    b->slot = slot;
+    b->part = part;
+    b->done = done;
+    b->args = args;
+    b->req.self_conn_id = c->id;
+    b->req.proto = c->proto;
+    b->req.argc = args->argc;
+    b->req.argv = args->argv;
+    b->req.now_ms = w->now_ms;
+    c->op_active = true;
+    w->bcast = b;
+    bcast_start(w, b);
+}

@@ -38,7 +38,13 @@ uint32_t worker_id(const struct worker *w);
 struct shard *worker_shard(struct worker *w);
 const struct worker_stats *worker_stats(const struct worker *w);
 uint32_t worker_count(const struct worker *w);   /* workers in this process */
+int64_t worker_start_ms(const struct worker *w); /* process start, Unix ms (uptime) */
 const char *worker_backend_name(const struct worker *w); /* "io_uring" or "epoll" */
+/* The process configuration; the _mut form is for CONFIG SET, which changes
+ * only runtime settings, with atomic stores (see config.h). */
+struct hp_config;
+const struct hp_config *worker_config(const struct worker *w);
+struct hp_config *worker_config_mut(struct worker *w);
 
 /* Visit every open connection of this worker. */
 void worker_conn_foreach(struct worker *w, void (*fn)(struct conn *c, void *arg), void *arg);

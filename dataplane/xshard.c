@@ -1,2 +1,517 @@
-/* xshard.c: placeholder until its module lands. */
-typedef int hp_placeholder_xshard;
+/*
+ * xshard.c - cross-shard messaging: message pools, batched ring transfer,
+ * remote execution, shard hand-over ("parking") for multi-shard commands,
+ * and broadcasts.  See runtime.h for the ring layout.
+ *
+ * Hand-over protocol.  A command whose keys live on several shards is run by
+ * the worker that received it (the coordinator) after every shard involved
+ * was handed over to it.  Shards are acquired one at a time in ascending id
+ * order, the classic total order that rules out deadlock: a coordinator
+ * holds only shards below the one it waits for, so no cycle of waits can
+ * form.  A worker whose shard is held by someone (itself included) runs
+ * nothing on that shard - it stops draining its request rings and stalls
+ * its own clients that need it - but keeps draining control and response
+ * rings, so hand-over traffic always moves.  The ring transfer (release /
+ * acquire semantics of rte_ring) orders every write the owner made before
+ * PARKED ahead of the coordinator's reads, and the coordinator's writes
+ * ahead of RELEASE; that is the only synchronisation the shards need.
+ */
+#include "runtime.h"
+
+#include <errno.h>
+#include <rte_errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../common/log.h"
+#include "../common/resp.h"
+
+/* ---- rings ---------------------------------------------------------------- */
+
+static struct rte_ring *ring_make(const char *kind, uint32_t from, uint32_t to)
+{
+    char name[RTE_RING_NAMESIZE];
+    snprintf(name, sizeof(name), "hp_%s_%u_%u", kind, from, to);
+    struct rte_ring *r = rte_ring_create(name, XSHARD_RING_SIZE, SOCKET_ID_ANY,
+                                         RING_F_SP_ENQ | RING_F_SC_DEQ);
+    if (r == NULL)
+        log_warning("cannot create ring %s: %s", name, rte_strerror(rte_errno));
+    return r;
+}
+
+int xshard_rings_create(struct runtime *rt)
+{
+    for (uint32_t o = 0; o < rt->nworkers; o++) {
+        for (uint32_t t = 0; t < rt->nworkers; t++) {
+            if (o == t)
+                continue;
+            rt->req[o][t] = ring_make("rq", o, t);
+            rt->ctl[o][t] = ring_make("ct", o, t);
+            rt->resp[t][o] = ring_make("rs", t, o);
+            if (!rt->req[o][t] || !rt->ctl[o][t] || !rt->resp[t][o])
+                return -1;
+        }
+    }
+    return 0;
+}
+
+void xshard_rings_free(struct runtime *rt)
+{
+    for (uint32_t o = 0; o < rt->nworkers; o++) {
+        for (uint32_t t = 0; t < rt->nworkers; t++) {
+            rte_ring_free(rt->req[o][t]);
+            rte_ring_free(rt->ctl[o][t]);
+            rte_ring_free(rt->resp[o][t]);
+            rt->req[o][t] = rt->ctl[o][t] = rt->resp[o][t] = NULL;
+        }
+    }
+}
+
+/* ---- message pool --------------------------------------------------------- */
+
+struct xmsg *xmsg_alloc(struct worker *w)
+{
+    struct xmsg *m = w->free_msgs;
+    /* The whole pool is allocated at start-up (xshard_pool_init), so an
+     * empty free list means XMSG_POOL_MAX messages are out. */
+    if (m == NULL)
+        return NULL;
+    w->free_msgs = m->next_free;
+    m->next_free = NULL;
+    m->kind = 0;
+    m->origin = w->id;
+    m->argc = 0;
+    m->argv = m->argv_inline;
+    m->argbuf = m->arg_inline;
+    m->argbuf_cap = sizeof(m->arg_inline);
+    m->conn = NULL;
+    m->slot = NULL;
+    m->op = NULL;
+    m->bcast = NULL;
+    m->spec = NULL;
+    rbuf_reset(&m->reply);
+    w->msgs_out++;
+    return m;
+}
+
+void xmsg_free(struct worker *w, struct xmsg *m)
+{
+    HP_ASSERT(m->origin == w->id);
+    HP_ASSERT(w->msgs_out > 0);
+    if (m->argv != m->argv_inline)
+        free(m->argv);
+    if (m->argbuf != m->arg_inline)
+        free(m->argbuf);
+    m->argv = m->argv_inline;
+    m->argbuf = m->arg_inline;
+    /* Keep small reply buffers for reuse; give big ones back. */
+    if (m->reply.cap > XMSG_REPLY_KEEP) {
+        size_t limit = m->reply.limit;
+        rbuf_free(&m->reply);
+        rbuf_init(&m->reply, limit);
+    }
+    m->next_free = w->free_msgs;
+    w->free_msgs = m;
+    w->msgs_out--;
+}
+
+int xshard_pool_init(struct worker *w)
+{
+    size_t limit = (size_t)CONFIG_RT_GET(w->rt->cfg, client_output_buffer_limit);
+    for (uint32_t i = 0; i < XMSG_POOL_MAX; i++) {
+        struct xmsg *m = calloc(1, sizeof(*m));
+        if (m == NULL)
+            return -1;
+        rbuf_init(&m->reply, limit);
+        m->origin = w->id;
+        m->next_free = w->free_msgs;
+        w->free_msgs = m;
+        w->msgs_allocated++;
+    }
+    return 0;
+}
+
+uint32_t xmsg_available(const struct worker *w)
+{
+    return XMSG_POOL_MAX - w->msgs_out;
+}
+
+void xshard_free_pools(struct worker *w)
+{
+    while (w->free_msgs) {
+        struct xmsg *m = w->free_msgs;
+        w->free_msgs = m->next_free;
+        rbuf_free(&m->reply);
+        free(m);
+    }
+}
+
+/* Copy argv into the message so it outlives the client's input buffer. */
+int xmsg_copy_args(struct xmsg *m, int argc, const struct hp_slice *argv)
+{
+    size_t total = 0;
+    for (int i = 0; i < argc; i++)
+        total += argv[i].len;
+    if (argc > XMSG_INLINE_ARGV) {
+        m->argv = malloc(sizeof(*m->argv) * (size_t)argc);
+        if (m->argv == NULL) {
+            m->argv = m->argv_inline;
+            return -1;
+        }
+    }
+    if (total > sizeof(m->arg_inline)) {
+        m->argbuf = malloc(total);
+        if (m->argbuf == NULL) {
+            m->argbuf = m->arg_inline;
+            return -1;
+        }
+        m->argbuf_cap = total;
+    }
+    size_t off = 0;
+    for (int i = 0; i < argc; i++) {
+        if (argv[i].len)
+            memcpy(m->argbuf + off, argv[i].ptr, argv[i].len);
+        m->argv[i] = hp_slice_make(m->argbuf + off, argv[i].len);
+        off += argv[i].len;
+    }
+    m->argc = argc;
+    return 0;
+}
+
+/* ---- sending -------------------------------------------------------------- */
+
+static void ring_put(struct rte_ring *r, struct xmsg **v, uint32_t n)
+{
+    if (n == 0)
+        return;
+    unsigned done = rte_ring_sp_enqueue_burst(r, (void **)v, n, NULL);
+    /* Rings are larger than all messages that can exist (runtime.h). */
+    HP_ASSERT(done == n);
+}
+
+static void queue_push(struct worker *w, struct xmsg *(*q)[XSHARD_BURST], uint32_t *qn,
+                       struct rte_ring *ring, uint32_t target, struct xmsg *m)
+{
+    if (qn[target] == XSHARD_BURST) {
+        ring_put(ring, q[target], qn[target]);
+        qn[target] = 0;
+        w->wake_targets |= 1ull << target;
+    }
+    q[target][qn[target]++] = m;
+}
+
+void xshard_send(struct worker *w, uint32_t target, struct xmsg *m)
+{
+    HP_ASSERT(target != w->id && target < w->rt->nworkers);
+    m->target = target;
+    if (m->kind == XMSG_PARK || m->kind == XMSG_RELEASE)
+        queue_push(w, w->ctlq, w->ctlq_n, w->rt->ctl[w->id][target], target, m);
+    else
+        queue_push(w, w->outq, w->outq_n, w->rt->req[w->id][target], target, m);
+}
+
+/* Return a message to its origin (after executing it, or to acknowledge). */
+static void xshard_reply(struct worker *w, struct xmsg *m)
+{
+    queue_push(w, w->respq, w->respq_n, w->rt->resp[w->id][m->origin], m->origin, m);
+}
+
+void xshard_flush(struct worker *w)
+{
+    struct runtime *rt = w->rt;
+    for (uint32_t t = 0; t < rt->nworkers; t++) {
+        if (t == w->id)
+            continue;
+        if (w->ctlq_n[t] | w->outq_n[t] | w->respq_n[t])
+            w->wake_targets |= 1ull << t;
+        ring_put(rt->ctl[w->id][t], w->ctlq[t], w->ctlq_n[t]);
+        ring_put(rt->req[w->id][t], w->outq[t], w->outq_n[t]);
+        ring_put(rt->resp[w->id][t], w->respq[t], w->respq_n[t]);
+        w->ctlq_n[t] = w->outq_n[t] = w->respq_n[t] = 0;
+    }
+    while (w->wake_targets) {
+        uint32_t t = (uint32_t)__builtin_ctzll(w->wake_targets);
+        w->wake_targets &= w->wake_targets - 1;
+        worker_wake(rt->workers[t]);
+    }
+}
+
+bool xshard_pending_input(struct worker *w)
+{
+    struct runtime *rt = w->rt;
+    for (uint32_t o = 0; o < rt->nworkers; o++) {
+        if (o == w->id)
+            continue;
+        if (!rte_ring_empty(rt->ctl[o][w->id]) || !rte_ring_empty(rt->resp[o][w->id]))
+            return true;
+        if (worker_shard_free(w) && !rte_ring_empty(rt->req[o][w->id]))
+            return true;
+    }
+    return false;
+}
+
+/* ---- executing on this worker (target side) --------------------------------- */
+
+static void exec_remote(struct worker *w, struct xmsg *m)
+{
+    struct exec_ctx x;
+    exec_ctx_init(&x, w, w->id, 1ull << w->id, m->db, m->proto, m->argc, m->argv, &m->reply);
+    m->spec->exec(&x);
+}
+
+static void bcast_part_remote(struct worker *w, struct xmsg *m)
+{
+    struct bcast *b = m->bcast;
+    /* The bcast state lives on the origin; only its immutable request part
+     * and our own parts[] entry are touched here (rt->workers are fixed). */
+    b->part(w, &b->req, &m->reply);
+}
+
+/* A PARK request arrived for our shard. */
+static void park_request(struct worker *w, struct xmsg *m)
+{
+    if (w->shard_holder == SHARD_FREE) {
+        w->shard_holder = m->origin;
+        xshard_reply(w, m);
+        return;
+    }
+    HP_ASSERT(w->waiters_n < SHARD_WAITERS_MAX);
+    w->waiters[(w->waiters_head + w->waiters_n) % SHARD_WAITERS_MAX] = m;
+    w->waiters_n++;
+}
+
+/* Give the shard to the next waiter, or mark it free. */
+void worker_shard_grant(struct worker *w)
+{
+    w->shard_holder = SHARD_FREE;
+    if (w->waiters_n == 0)
+        return;
+    struct xmsg *m = w->waiters[w->waiters_head];
+    w->waiters_head = (w->waiters_head + 1) % SHARD_WAITERS_MAX;
+    w->waiters_n--;
+    if (m == NULL) {
+        /* Our own op waited for our own shard. */
+        w->shard_holder = w->id;
+        w->op.held |= 1ull << w->id;
+        xop_start(w);
+        return;
+    }
+    w->shard_holder = m->origin;
+    xshard_reply(w, m);
+}
+
+static void release_request(struct worker *w, struct xmsg *m)
+{
+    HP_ASSERT(w->shard_holder == m->origin);
+    xshard_reply(w, m);
+    worker_shard_grant(w);
+}
+
+/* ---- coordinating (origin side) ------------------------------------------- */
+
+static void xop_finish(struct worker *w)
+{
+    struct xop *op = &w->op;
+    struct runtime *rt = w->rt;
+    struct exec_ctx x;
+    struct xmsg *a = op->args;
+    uint32_t home = w->id;
+    exec_ctx_init(&x, w, home, op->need, op->db, op->proto, a->argc, a->argv, &op->slot->buf);
+    op->spec->exec(&x);
+    w->stats.parked_ops++;
+    /* Release in any order: nobody waits on a release. */
+    for (uint32_t s = 0; s < rt->nworkers; s++) {
+        if (!(op->need & (1ull << s)))
+            continue;
+        if (s == w->id) {
+            HP_ASSERT(w->shard_holder == w->id);
+            continue;
+        }
+        /* The PARK message came back and is reused as the RELEASE. */
+        struct xmsg *r = op->parked[s];
+        HP_ASSERT(r != NULL && r->target == s);
+        op->parked[s] = NULL;
+        r->kind = XMSG_RELEASE;
+        xshard_send(w, s, r);
+    }
+    struct conn *c = op->conn;
+    struct reply_slot *slot = op->slot;
+    op->active = false;
+    xmsg_free(w, a);
+    op->args = NULL;
+    if (op->need & (1ull << w->id))
+        worker_shard_grant(w);
+    conn_slot_complete(c, slot);
+    conn_release_op(c);
+}
+
+/* Acquire the next shard in ascending order, or finish when all are held. */
+void xop_start(struct worker *w)
+{
+    struct xop *op = &w->op;
+    HP_ASSERT(op->active);
+    while (op->held != op->need) {
+        uint64_t missing = op->need & ~op->held;
+        uint32_t s = (uint32_t)__builtin_ctzll(missing);
+        if (s == w->id) {
+            if (w->shard_holder == SHARD_FREE) {
+                w->shard_holder = w->id;
+                op->held |= 1ull << s;
+                continue;
+            }
+            /* Held by a remote coordinator: queue behind it (NULL = us). */
+            HP_ASSERT(w->waiters_n < SHARD_WAITERS_MAX);
+            w->waiters[(w->waiters_head + w->waiters_n) % SHARD_WAITERS_MAX] = NULL;
+            w->waiters_n++;
+            return;
+        }
+        /* run_multi allocated one message per remote shard up front, so the
+         * pool running dry while we wait cannot strand a half-held op. */
+        struct xmsg *m = op->parked[s];
+        HP_ASSERT(m != NULL);
+        m->kind = XMSG_PARK;
+        m->op = op;
+        xshard_send(w, s, m);
+        xshard_flush(w);
+        return; /* continue when PARKED comes back */
+    }
+    xop_finish(w);
+}
+
+/* ---- broadcasts ---------------------------------------------------------- */
+
+static void bcast_finish(struct worker *w, struct bcast *b)
+{
+    b->done(&b->req, b->parts, w->rt->nworkers, &b->slot->buf);
+    conn_slot_complete(b->conn, b->slot);
+    for (uint32_t i = 0; i < w->rt->nworkers; i++)
+        rbuf_free(&b->parts[i]);
+    xmsg_free(w, b->args);
+    w->bcast = NULL;
+    conn_release_op(b->conn);
+    free(b);
+}
+
+void bcast_start(struct worker *w, struct bcast *b)
+{
+    struct runtime *rt = w->rt;
+    b->outstanding = rt->nworkers;
+    for (uint32_t t = 0; t < rt->nworkers; t++) {
+        if (t == w->id) {
+            b->part(w, &b->req, &b->parts[t]);
+            b->outstanding--;
+            continue;
+        }
+        struct xmsg *m = xmsg_alloc(w);
+        HP_ASSERT(m != NULL); /* reserved by the caller (dispatch) */
+        m->kind = XMSG_BCAST;
+        m->bcast = b;
+        xshard_send(w, t, m);
+    }
+    if (b->outstanding == 0)
+        bcast_finish(w, b);
+}
+
+/* ---- draining ------------------------------------------------------------- */
+
+static void on_response(struct worker *w, struct xmsg *m)
+{
+    switch (m->kind) {
+    case XMSG_EXEC: {
+        struct reply_slot *slot = m->slot;
+        struct conn *c = m->conn;
+        if (m->reply.overflow) {
+            c->flags |= CONN_CLOSE_ASAP;
+        } else if (slot->buf.len == 0 && !slot->buf.overflow) {
+            /* Steal the reply buffer instead of copying it. */
+            struct rbuf tmp = slot->buf;
+            slot->buf = m->reply;
+            m->reply = tmp;
+        } else {
+            rbuf_append(&slot->buf, m->reply.data, m->reply.len);
+        }
+        HP_ASSERT(c->pending > 0);
+        c->pending--;
+        xmsg_free(w, m);
+        conn_slot_complete(c, slot);
+        conn_maybe_free(c);
+        break;
+    }
+    case XMSG_BCAST: {
+        struct bcast *b = m->bcast;
+        struct rbuf tmp = b->parts[m->target];
+        b->parts[m->target] = m->reply;
+        m->reply = tmp;
+        xmsg_free(w, m);
+        HP_ASSERT(b->outstanding > 0);
+        if (--b->outstanding == 0)
+            bcast_finish(w, b);
+        break;
+    }
+    case XMSG_PARK: {
+        struct xop *op = m->op;
+        HP_ASSERT(op == &w->op && op->active);
+        op->held |= 1ull << m->target;
+        HP_ASSERT(op->parked[m->target] == m);
+        xop_start(w);
+        break;
+    }
+    case XMSG_RELEASE:
+        xmsg_free(w, m);
+        break;
+    default:
+        HP_ASSERT(!"unknown message kind");
+    }
+}
+
+static void on_request(struct worker *w, struct xmsg *m)
+{
+    switch (m->kind) {
+    case XMSG_EXEC:
+        exec_remote(w, m);
+        xshard_reply(w, m);
+        break;
+    case XMSG_BCAST:
+        bcast_part_remote(w, m);
+        xshard_reply(w, m);
+        break;
+    case XMSG_PARK:
+        park_request(w, m);
+        break;
+    case XMSG_RELEASE:
+        release_request(w, m);
+        break;
+    default:
+        HP_ASSERT(!"unknown message kind");
+    }
+}
+
+static unsigned drain(struct worker *w, struct rte_ring *r, bool request)
+{
+    struct xmsg *v[XSHARD_BURST];
+    unsigned n = rte_ring_sc_dequeue_burst(r, (void **)v, XSHARD_BURST, NULL);
+    for (unsigned i = 0; i < n; i++) {
+        if (request)
+            on_request(w, v[i]);
+        else
+            on_response(w, v[i]);
+    }
+    return n;
+}
+
+unsigned xshard_poll(struct worker *w)
+{
+    struct runtime *rt = w->rt;
+    unsigned n = 0;
+    for (uint32_t o = 0; o < rt->nworkers; o++) {
+        if (o == w->id)
+            continue;
+        n += drain(w, rt->ctl[o][w->id], true);
+        n += drain(w, rt->resp[o][w->id], false);
+        /* Requests run on our shard only while nobody holds it; a holder
+         * may be writing to it from its own thread right now. */
+        if (worker_shard_free(w))
+            n += drain(w, rt->req[o][w->id], true);
+    }
+    return n;
+}

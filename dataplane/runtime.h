@@ -1,0 +1,234 @@
+/*
+ * runtime.h - internal structures of the worker runtime, shared by conn.c,
+ * dispatch.c, xshard.c, worker.c and main.c.  Nothing outside dataplane/
+ * includes this; command handlers see only exec.h / cmd.h / worker.h.
+ *
+ * Threading model
+ * ---------------
+ * struct runtime is built by the main lcore before any worker starts and is
+ * read-only afterwards, except the fields marked "atomic".  Each struct
+ * worker is touched only by its own lcore, except `sleeping` (wake-up
+ * handshake, atomic) and `stats` (read by nobody else: INFO gathers through
+ * a broadcast message, so no cross-thread reads of plain fields exist).
+ *
+ * Cross-shard messages (struct xmsg) travel on DPDK single-producer /
+ * single-consumer rings, three per ordered pair of workers (o -> t):
+ *   req[o][t]   EXEC and BCAST requests from o to t's shard;
+ *   ctl[o][t]   PARK and RELEASE (shard hand-over) from o to t;
+ *   resp[t][o]  every message t returns to o (replies, PARKED, acks).
+ * A message always returns to the worker that allocated it, so each pool is
+ * single-threaded.  Each worker has at most XMSG_POOL_MAX messages out, and
+ * every ring holds more than that, so an enqueue can never fail (asserted).
+ */
+#ifndef HP_RUNTIME_H
+#define HP_RUNTIME_H
+
+#include <rte_ring.h>
+
+#include "../common/hp_common.h"
+#include "../common/rbuf.h"
+#include "cmd.h"
+#include "config.h"
+#include "conn.h"
+#include "net.h"
+#include "worker.h"
+
+#define XMSG_POOL_MAX 8192          /* messages one worker may have in flight */
+#define XSHARD_RING_SIZE 16384      /* > XMSG_POOL_MAX: enqueue never fails */
+#define XSHARD_BURST 64             /* messages moved per ring operation */
+#define XMSG_INLINE_ARGV 8
+#define XMSG_INLINE_ARGBYTES 192
+#define XMSG_REPLY_KEEP (16 * 1024) /* reply buffers larger than this are freed on reuse */
+#define SLOT_POOL_MAX (64 * 1024)   /* reply slots per worker */
+#define OUT_PAUSE_BYTES (4u << 20)  /* stop reading a client whose replies pile up */
+#define IN_CHUNK 16384
+
+enum xmsg_kind {
+    XMSG_EXEC = 1,   /* run spec->exec on the target's shard */
+    XMSG_BCAST,      /* run a bcast part function on the target worker */
+    XMSG_PARK,       /* hand the target's shard over to the origin */
+    XMSG_RELEASE,    /* give a parked shard back */
+};
+
+struct reply_slot {
+    struct reply_slot *next;
+    bool ready;
+    struct rbuf buf;
+};
+
+struct xop;
+
+struct xmsg {
+    struct xmsg *next_free;
+    uint8_t kind;
+    uint8_t proto;
+    uint32_t origin;               /* allocating worker */
+    uint32_t target;               /* worker/shard it went to */
+    uint32_t db;
+    const struct cmd_spec *spec;
+    struct conn *conn;             /* origin side only */
+    struct reply_slot *slot;       /* origin side only */
+    struct xop *op;                /* PARK: the coordinating op (origin side) */
+    struct bcast *bcast;           /* BCAST: the gather state (origin side) */
+    int argc;
+    struct hp_slice *argv;
+    uint8_t *argbuf;               /* argument bytes; inline or heap */
+    size_t argbuf_cap;
+    struct rbuf reply;             /* filled by the target */
+    struct hp_slice argv_inline[XMSG_INLINE_ARGV];
+    uint8_t arg_inline[XMSG_INLINE_ARGBYTES];
+};
+
+/* A multi-shard command being coordinated by this worker (one at a time). */
+struct xop {
+    bool active;
+    struct conn *conn;
+    struct reply_slot *slot;
+    const struct cmd_spec *spec;
+    uint64_t need;                 /* shards to hold */
+    uint64_t held;                 /* shards held so far */
+    uint32_t db;
+    uint8_t proto;
+    struct xmsg *args;             /* argument copy (a message used as storage) */
+    struct xmsg *parked[HP_MAX_SHARDS]; /* per remote shard: PARK, back as PARKED, then RELEASE */
+};
+
+/* Broadcast gather state (INFO, CLIENT LIST, CLIENT KILL). */
+struct bcast {
+    struct conn *conn;
+    struct reply_slot *slot;
+    bcast_part_fn part;
+    bcast_done_fn done;
+    struct bcast_req req;
+    struct xmsg *args;
+    uint32_t outstanding;
+    struct rbuf parts[HP_MAX_SHARDS];
+};
+
+/* Who holds this worker's shard. */
+#define SHARD_FREE UINT32_MAX
+#define SHARD_WAITERS_MAX (HP_MAX_SHARDS + 1)
+
+struct worker {
+    uint32_t id;
+    unsigned lcore;
+    struct runtime *rt;
+    struct shard *shard;
+    struct net *net;
+    int wake_fd;
+    uint32_t sleeping;             /* atomic: 1 while blocked in net_poll */
+
+    /* connections */
+    struct conn *conns;            /* all open conns (list) */
+    struct conn **dirty;           /* conns with output to send this iteration */
+    uint32_t ndirty, dirty_cap;
+    struct conn **stalled;         /* conns waiting for a resource */
+    uint32_t nstalled, stalled_cap;
+    uint64_t nconns;
+
+    /* cross-shard messaging */
+    struct xmsg *free_msgs;
+    uint32_t msgs_allocated;
+    uint32_t msgs_out;             /* allocated and not yet returned */
+    struct xmsg *outq[HP_MAX_SHARDS][XSHARD_BURST]; /* per-target request batch */
+    uint32_t outq_n[HP_MAX_SHARDS];
+    struct xmsg *ctlq[HP_MAX_SHARDS][XSHARD_BURST];
+    uint32_t ctlq_n[HP_MAX_SHARDS];
+    struct xmsg *respq[HP_MAX_SHARDS][XSHARD_BURST];
+    uint32_t respq_n[HP_MAX_SHARDS];
+    uint64_t wake_targets;         /* workers to wake after this flush */
+
+    /* shard hand-over */
+    uint32_t shard_holder;         /* SHARD_FREE, own id (own op) or a remote id */
+    struct xmsg *waiters[SHARD_WAITERS_MAX]; /* PARK requests waiting; NULL = own op */
+    uint32_t waiters_head, waiters_n;
+    struct xop op;
+    struct bcast *bcast;           /* at most one broadcast in flight */
+
+    /* reply slots */
+    struct reply_slot *free_slots;
+    uint32_t slots_allocated;
+
+    /* timing */
+    int64_t now_ms;
+    int64_t next_tick_ms;
+    bool expire_backlog;
+    uint32_t idle_loops;
+    bool quiesced;
+    bool stopping;
+    struct rbuf discard;           /* replies with nowhere to go (see conn_reply_target) */
+
+    struct worker_stats stats;
+};
+
+struct runtime {
+    struct hp_config *cfg;
+    uint32_t nworkers;
+    struct worker *workers[HP_MAX_SHARDS];
+    struct shard *shards[HP_MAX_SHARDS];
+    uint16_t slot_to_shard[HP_NUM_SLOTS];
+    struct rte_ring *req[HP_MAX_SHARDS][HP_MAX_SHARDS];
+    struct rte_ring *ctl[HP_MAX_SHARDS][HP_MAX_SHARDS];
+    struct rte_ring *resp[HP_MAX_SHARDS][HP_MAX_SHARDS];
+    int64_t start_ms;
+    char executable[256];
+    /* atomic */
+    uint32_t stop;                 /* 1: shut down gracefully */
+    uint32_t ready;                /* workers that finished start-up */
+    uint32_t failed;               /* workers that failed start-up */
+    uint32_t quiesced;             /* workers done flushing at shutdown */
+    uint64_t next_conn_id;
+    uint64_t nclients;
+};
+
+/* ---- xshard.c ------------------------------------------------------------ */
+int xshard_rings_create(struct runtime *rt);
+void xshard_rings_free(struct runtime *rt);
+int xshard_pool_init(struct worker *w);
+uint32_t xmsg_available(const struct worker *w);
+struct xmsg *xmsg_alloc(struct worker *w);       /* NULL: pool exhausted */
+void xmsg_free(struct worker *w, struct xmsg *m);
+int xmsg_copy_args(struct xmsg *m, int argc, const struct hp_slice *argv);
+void xshard_send(struct worker *w, uint32_t target, struct xmsg *m);   /* batched */
+void xshard_flush(struct worker *w);
+unsigned xshard_poll(struct worker *w);          /* drain incoming rings */
+bool xshard_pending_input(struct worker *w);     /* anything queued for w? */
+/* Multi-shard op: start coordinating (w->op must be filled). */
+void xop_start(struct worker *w);
+void bcast_start(struct worker *w, struct bcast *b);
+void xshard_free_pools(struct worker *w);
+
+/* ---- conn.c -------------------------------------------------------------- */
+struct rbuf *conn_reply_target(struct conn *c);
+struct reply_slot *conn_slot_reserve(struct conn *c);   /* NULL: pool exhausted */
+void conn_slot_complete(struct conn *c, struct reply_slot *s);
+void conn_mark_dirty(struct conn *c);
+void conn_flush_dirty(struct worker *w);
+void conn_stall(struct conn *c);
+void conn_retry_stalled(struct worker *w);
+void conn_close(struct conn *c);
+void conn_maybe_free(struct conn *c);
+void conn_release_op(struct conn *c);           /* its multi-shard op finished */
+void conn_free_all(struct worker *w);
+bool conn_all_flushed(struct worker *w);
+void conn_shutdown_reading(struct worker *w);
+
+/* ---- dispatch.c ---------------------------------------------------------- */
+enum dispatch_rc { DISPATCH_DONE = 0, DISPATCH_STALL = 1 };
+enum dispatch_rc dispatch_command(struct conn *c, int argc, const struct hp_slice *argv);
+void exec_ctx_init(struct exec_ctx *x, struct worker *w, uint32_t home, uint64_t held_mask,
+                   uint32_t db, uint8_t proto, int argc, const struct hp_slice *argv,
+                   struct rbuf *out);
+/* Shards a keyed command touches (bit mask). */
+uint64_t dispatch_key_mask(struct worker *w, const struct cmd_spec *spec, int argc,
+                           const struct hp_slice *argv);
+
+/* ---- worker.c ------------------------------------------------------------ */
+int worker_main(void *arg);
+struct worker *worker_create(struct runtime *rt, uint32_t id, unsigned lcore);
+void worker_destroy(struct worker *w);
+void worker_wake(struct worker *w);
+bool worker_shard_free(const struct worker *w);
+void worker_shard_grant(struct worker *w);       /* hand the shard to the next waiter */
+
+#endif

@@ -20,6 +20,17 @@ enum io_backend { IO_BACKEND_AUTO = 0, IO_BACKEND_IO_URING = 1, IO_BACKEND_EPOLL
 #define CONFIG_MAX_BIND 16
 #define CONFIG_STR_MAX 1024
 
+/* Keep in step with project() in meson.build. */
+#define HOTPATHD_VERSION "0.1.0"
+
+/* Config file limits; exceeding one is an error naming the file and line. */
+#define CONFIG_LINE_MAX 4096          /* bytes per line, without the newline */
+#define CONFIG_VALUES_MAX 64          /* values after the directive name */
+#define CONFIG_FILE_LINES_MAX 100000  /* lines per file */
+/* client-output-buffer-limit 0 (Redis: "no limit") means this hard limit:
+ * every buffer in hotpath has a bound. */
+#define CONFIG_OBUF_DEFAULT_LIMIT (1024LL * 1024 * 1024)
+
 /* Settings CONFIG SET may change while running. */
 struct config_rt {
     int64_t maxclients;                /* maxclients (default 10000) */
@@ -67,9 +78,28 @@ int config_apply(struct hp_config *cfg, const char *name, int nvals, const char 
                  bool runtime_only, char *err, size_t errlen);
 
 /* CONFIG GET support: calls fn(name, value) for each directive matching the
- * glob pattern (Redis' stringmatch rules, case-insensitive). */
+ * glob pattern (Redis' stringmatch rules, case-insensitive), in table order.
+ * Values are rendered as redis-server renders them (sizes as byte counts,
+ * bind space separated, enums as words).  As in Redis 7.0, a pattern without
+ * any of "[*?" is a plain name: it is looked up case-insensitively and fn gets
+ * the name as the caller spelled it ("CONFIG GET HZ" answers "HZ"). */
 void config_foreach_match(const struct hp_config *cfg, const char *pattern,
                           void (*fn)(void *arg, const char *name, const char *value), void *arg);
+
+/*
+ * CONFIG SET name value [name value ...] with Redis 7.0's semantics: unknown
+ * names, immutable settings and repeated names are refused before any value
+ * is parsed, and nothing changes unless every value is valid.  argv holds
+ * the pairs (argc of them strings, without "CONFIG SET"); values are C
+ * strings, so the caller refuses arguments containing NUL bytes.  On error
+ * err gets the whole Redis error line ("ERR CONFIG SET failed ...").
+ */
+int config_set_pairs(struct hp_config *cfg, int argc, const char *const *argv, char *err,
+                     size_t errlen);
+
+/* The --help text: usage and every directive with its default, accepted
+ * values and description, generated from the directive table. */
+void config_write_help(FILE *out);
 
 /* Atomic read of a runtime setting from any thread. */
 #define CONFIG_RT_GET(cfg, field) __atomic_load_n(&(cfg)->rt.field, __ATOMIC_RELAXED)

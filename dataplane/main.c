@@ -250,7 +250,7 @@ static int run(struct hp_config *cfg, int nworkers, int sfd)
     }
     int status = 0;
     if (wait_ready(rt) == 0) {
-        log_notice("hotpathd %s: %u workers (%s), port %d", "0.1.0", rt->nworkers,
+        log_notice("hotpathd %s: %u workers (%s), port %d", HOTPATHD_VERSION, rt->nworkers,
                    worker_backend_name(rt->workers[0]), cfg->port);
         log_notice("Ready to accept connections");
         int sig = main_wait(rt, sfd);

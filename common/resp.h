@@ -91,7 +91,7 @@ void resp_add_double(struct rbuf *b, int proto, long double v);    /* bulk or , 
 void resp_add_bool(struct rbuf *b, int proto, bool v);             /* :0/:1 or #f/#t */
 /* Bulk in RESP2, verbatim string "=len\r\ntxt:..." in RESP3 (INFO, CLIENT LIST). */
 void resp_add_verbatim(struct rbuf *b, int proto, const char *p, size_t len);
-/* Formats a long double like Redis' INCRBYFLOAT (%.17Lg, trailing zeros
+/* Formats a long double like Redis' INCRBYFLOAT (%.17Lf, trailing zeros
  * trimmed); returns the length written into buf (buf must hold 5*1024). */
 size_t resp_format_long_double(char *buf, size_t cap, long double v);
 

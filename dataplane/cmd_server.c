@@ -1656,11 +1656,8 @@ struct info_part {
     int64_t maxclients;
     char backend[16];
     char config_file[CONFIG_STR_MAX];
+    uint64_t *mem_peak;      /* &runtime->mem_peak (atomic), for used_memory_peak */
 };
-
-/* The peak of used_memory as seen by INFO.  Process-wide on purpose (see the
- * report: it belongs in struct runtime); atomic, any worker's INFO updates it. */
-static uint64_t info_used_memory_peak;
 
 static uint32_t info_sections(int argc, const struct hp_slice *argv)
 {
@@ -1709,6 +1706,7 @@ static void info_part_fn(struct worker *w, const struct bcast_req *req, struct r
     p.maxclients = CONFIG_RT_GET(cfg, maxclients);
     snprintf(p.backend, sizeof(p.backend), "%s", worker_backend_name(w));
     snprintf(p.config_file, sizeof(p.config_file), "%s", cfg->config_file);
+    p.mem_peak = &w->rt->mem_peak;
     rbuf_append(part, &p, sizeof(p));
 }
 
@@ -1803,11 +1801,12 @@ static uint64_t mem_rss(void)
     return n == 2 && page > 0 ? resident * (uint64_t)page : 0;
 }
 
-static uint64_t mem_peak_update(uint64_t used)
+/* The peak is process-wide: whichever worker answers INFO raises it. */
+static uint64_t mem_peak_update(uint64_t *cell, uint64_t used)
 {
-    uint64_t peak = __atomic_load_n(&info_used_memory_peak, __ATOMIC_RELAXED);
+    uint64_t peak = __atomic_load_n(cell, __ATOMIC_RELAXED);
     while (used > peak &&
-           !__atomic_compare_exchange_n(&info_used_memory_peak, &peak, used, false,
+           !__atomic_compare_exchange_n(cell, &peak, used, false,
                                         __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
     }
     return used > peak ? used : peak;
@@ -1867,7 +1866,7 @@ static void info_memory(struct rbuf *b, const struct info_totals *t)
     if (used == 0)
         used = t->ss.mem_used;
     uint64_t rss = mem_rss();
-    uint64_t peak = mem_peak_update(used);
+    uint64_t peak = mem_peak_update(t->first.mem_peak, used);
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     uint64_t total = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
     char h[32];

@@ -217,6 +217,11 @@ static enum dispatch_rc dispatch_client(struct conn *c, const struct cmd_spec *s
      * can before running it, since a handler cannot stall half-way. */
     if (w->bcast != NULL || xmsg_available(w) < w->rt->nworkers)
         return DISPATCH_STALL;
+    /* A broadcast runs our own part right here; while another worker holds
+     * our shard that part could not read it (INFO keyspace, memory).  Holds
+     * last one multi-shard command, so waiting is short. */
+    if (!worker_shard_free(w) && w->shard_holder != w->id)
+        return DISPATCH_STALL;
     struct client_ctx cc = {
         .conn = c,
         .worker = w,

@@ -179,6 +179,7 @@ struct runtime {
     uint32_t quiesced;             /* workers done flushing at shutdown */
     uint64_t next_conn_id;
     uint64_t nclients;
+    uint64_t mem_peak;             /* highest used_memory INFO has seen */
 };
 
 /* ---- xshard.c ------------------------------------------------------------ */

@@ -1,2 +1,265 @@
-/* cmd_table.c: placeholder until its module lands. */
-typedef int hp_placeholder_cmd_table;
+/*
+ * cmd_table.c - the command table: Redis 7.0's arity, flags and key
+ * positions for every command hotpath serves, plus the text COMMAND DOCS
+ * prints, and the two errors the dispatcher replies before a handler runs.
+ *
+ * Lookup runs once per request, so it is a switch on (length, first
+ * letter) followed by one or two fixed-size compares that the compiler
+ * turns into integer compares; no table walk and no strcasecmp.  Table
+ * slots are named by cmd.h's handler lists (an entry for anything else does
+ * not compile) and the unit tests prove every slot is filled and found.
+ */
+#include "cmd.h"
+
+#include <string.h>
+
+/* One slot per handler of cmd.h, in that order. */
+enum cmd_index {
+#define CMD_INDEX(n) CMD_IX_##n,
+    HP_EXEC_HANDLERS(CMD_INDEX) HP_CLIENT_HANDLERS(CMD_INDEX)
+#undef CMD_INDEX
+    CMD_COUNT
+};
+
+#define CMD_SPEC(n, ar, fl, fk, lk, st, knd, ex, cl, sum, grp, sn)           \
+    [CMD_IX_##n] = {.name = #n, .arity = ar, .flags = fl, .first_key = fk,     \
+                    .last_key = lk, .key_step = st, .kind = knd, .exec = ex,   \
+                    .client = cl, .summary = sum, .group = grp, .since = sn}
+#define KEYED(n, ar, fl, fk, lk, st, sum, grp, sn)                             \
+    CMD_SPEC(n, ar, fl, fk, lk, st, CMD_KIND_KEYED, cmd_##n, NULL, sum, grp, sn)
+#define ALLSHARDS(n, ar, fl, sum, grp, sn)                                     \
+    CMD_SPEC(n, ar, fl, 0, 0, 0, CMD_KIND_ALLSHARDS, cmd_##n, NULL, sum, grp, sn)
+#define SCAN(n, ar, fl, sum, grp, sn)                                          \
+    CMD_SPEC(n, ar, fl, 0, 0, 0, CMD_KIND_SCAN, cmd_##n, NULL, sum, grp, sn)
+#define CLIENT(n, ar, fl, sum, grp, sn)                                        \
+    CMD_SPEC(n, ar, fl, 0, 0, 0, CMD_KIND_CLIENT, NULL, cmd_##n, sum, grp, sn)
+
+enum {
+    W = CMD_WRITE,
+    R = CMD_READONLY,
+    M = CMD_DENYOOM,
+    F = CMD_FAST,
+    LS = CMD_LOADING | CMD_STALE,
+    NS = CMD_NOSCRIPT,
+};
+
+static const struct cmd_spec cmd_specs[CMD_COUNT] = {
+    KEYED(del, -2, W, 1, -1, 1, "Delete a key", "generic", "1.0.0"),
+    KEYED(get, 2, R | F, 1, 1, 1, "Get the value of a key", "string", "1.0.0"),
+    KEYED(set, -3, W | M, 1, 1, 1, "Set the string value of a key", "string", "1.0.0"),
+    KEYED(ttl, 2, R | F, 1, 1, 1, "Get the time to live for a key in seconds", "generic",
+          "1.0.0"),
+    KEYED(decr, 2, W | M | F, 1, 1, 1, "Decrement the integer value of a key by one",
+          "string", "1.0.0"),
+    CLIENT(echo, 2, LS | F, "Echo the given string", "connection", "1.0.0"),
+    KEYED(incr, 2, W | M | F, 1, 1, 1, "Increment the integer value of a key by one",
+          "string", "1.0.0"),
+    CLIENT(info, -1, LS, "Get information and statistics about the server", "server",
+           "1.0.0"),
+    ALLSHARDS(keys, 2, R, "Find all keys matching the given pattern", "generic", "1.0.0"),
+    KEYED(mget, -2, R | F, 1, -1, 1, "Get the values of all the given keys", "string",
+          "1.0.0"),
+    KEYED(mset, -3, W | M, 1, -1, 2, "Set multiple keys to multiple values", "string",
+          "1.0.1"),
+    CLIENT(ping, -1, F, "Ping the server", "connection", "1.0.0"),
+    KEYED(pttl, 2, R | F, 1, 1, 1, "Get the time to live for a key in milliseconds",
+          "generic", "2.6.0"),
+    CLIENT(quit, -1, NS | LS | F, "Close the connection", "connection", "1.0.0"),
+    SCAN(scan, -2, R, "Incrementally iterate the keys space", "generic", "2.8.0"),
+    CLIENT(time, 1, LS | F, "Return the current server time", "server", "2.6.0"),
+    KEYED(type, 2, R | F, 1, 1, 1, "Determine the type stored at key", "generic", "1.0.0"),
+    KEYED(getex, -2, W | F, 1, 1, 1, "Get the value of a key and optionally set its expiration",
+          "string", "6.2.0"),
+    CLIENT(hello, -1, NS | LS | F, "Handshake with Redis", "connection", "6.0.0"),
+    CLIENT(reset, 1, NS | LS | F, "Reset the connection", "connection", "6.2.0"),
+    KEYED(setex, 4, W | M, 1, 1, 1, "Set the value and expiration of a key", "string",
+          "2.0.0"),
+    KEYED(setnx, 3, W | M | F, 1, 1, 1, "Set the value of a key, only if the key does not exist",
+          "string", "1.0.0"),
+    KEYED(touch, -2, R | F, 1, -1, 1,
+          "Alters the last access time of a key(s). Returns the number of existing keys specified.",
+          "generic", "3.2.1"),
+    KEYED(append, 3, W | M | F, 1, 1, 1, "Append a value to a key", "string", "2.0.0"),
+    CLIENT(client, -2, 0, "A container for client connection commands", "connection",
+           "2.4.0"),
+    CLIENT(config, -2, 0, "A container for server configuration commands", "server", "2.0.0"),
+    ALLSHARDS(dbsize, 1, R | F, "Return the number of keys in the selected database", "server",
+              "1.0.0"),
+    KEYED(decrby, 3, W | M | F, 1, 1, 1, "Decrement the integer value of a key by the given number",
+          "string", "1.0.0"),
+    KEYED(exists, -2, R | F, 1, -1, 1, "Determine if a key exists", "generic", "1.0.0"),
+    KEYED(expire, -3, W | F, 1, 1, 1, "Set a key's time to live in seconds", "generic", "1.0.0"),
+    KEYED(getdel, 2, W | F, 1, 1, 1, "Get the value of a key and delete the key", "string",
+          "6.2.0"),
+    KEYED(getset, 3, W | M | F, 1, 1, 1, "Set the string value of a key and return its old value",
+          "string", "1.0.0"),
+    KEYED(incrby, 3, W | M | F, 1, 1, 1, "Increment the integer value of a key by the given amount",
+          "string", "1.0.0"),
+    KEYED(msetnx, -3, W | M, 1, -1, 2,
+          "Set multiple keys to multiple values, only if none of the keys exist", "string",
+          "1.0.1"),
+    KEYED(psetex, 4, W | M, 1, 1, 1, "Set the value and expiration in milliseconds of a key",
+          "string", "2.6.0"),
+    KEYED(rename, 3, W, 1, 2, 1, "Rename a key", "generic", "1.0.0"),
+    CLIENT(select, 2, LS | F, "Change the selected database for the current connection",
+           "connection", "1.0.0"),
+    KEYED(strlen, 2, R | F, 1, 1, 1, "Get the length of the value stored in a key", "string",
+          "2.2.0"),
+    KEYED(unlink, -2, W | F, 1, -1, 1,
+          "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.",
+          "generic", "4.0.0"),
+    CLIENT(command, -1, LS, "Get array of Redis command details", "server", "2.8.13"),
+    ALLSHARDS(flushdb, -1, W, "Remove all keys from the current database", "server", "1.0.0"),
+    KEYED(persist, 2, W | F, 1, 1, 1, "Remove the expiration from a key", "generic", "2.2.0"),
+    KEYED(pexpire, -3, W | F, 1, 1, 1, "Set a key's time to live in milliseconds", "generic",
+          "2.6.0"),
+    KEYED(expireat, -3, W | F, 1, 1, 1, "Set the expiration for a key as a UNIX timestamp",
+          "generic", "1.2.0"),
+    ALLSHARDS(flushall, -1, W, "Remove all keys from all databases", "server", "1.0.0"),
+    KEYED(getrange, 4, R, 1, 1, 1, "Get a substring of the string stored at a key", "string",
+          "2.4.0"),
+    KEYED(renamenx, 3, W | F, 1, 2, 1, "Rename a key, only if the new key does not exist",
+          "generic", "1.0.0"),
+    KEYED(setrange, 4, W | M, 1, 1, 1,
+          "Overwrite part of a string at key starting at the specified offset", "string",
+          "2.2.0"),
+    CLIENT(shutdown, -1, CMD_ADMIN | NS | LS | CMD_NO_MULTI,
+           "Synchronously save the dataset to disk and then shut down the server", "server",
+           "1.0.0"),
+    KEYED(pexpireat, -3, W | F, 1, 1, 1,
+          "Set the expiration for a key as a UNIX timestamp specified in milliseconds", "generic",
+          "2.6.0"),
+    ALLSHARDS(randomkey, 1, R, "Return a random key from the keyspace", "generic", "1.0.0"),
+    KEYED(expiretime, 2, R | F, 1, 1, 1, "Get the expiration Unix timestamp for a key", "generic",
+          "7.0.0"),
+    KEYED(incrbyfloat, 3, W | M | F, 1, 1, 1, "Increment the float value of a key by the given amount",
+          "string", "2.6.0"),
+    KEYED(pexpiretime, 2, R | F, 1, 1, 1,
+          "Get the expiration Unix timestamp for a key in milliseconds", "generic", "7.0.0"),
+};
+
+const struct cmd_spec *cmd_table(size_t *count)
+{
+    *count = HP_ARRAY_LEN(cmd_specs);
+    return cmd_specs;
+}
+
+/* Longest command name; longer input cannot match and is not folded. */
+#define CMD_NAME_MAX 16
+
+#define CMD_KEY(len, first) (((unsigned)(len) << 8) | (unsigned)(first))
+/* `folded` equals #n exactly when the input spells n in any case; the
+ * fixed size lets the compiler compare words instead of calling memcmp. */
+#define CMD_TRY(n)                                                             \
+    if (memcmp(folded, #n, sizeof(#n) - 1) == 0)                               \
+        return &cmd_specs[CMD_IX_##n];
+
+const struct cmd_spec *cmd_lookup(const uint8_t *name, size_t len)
+{
+    if (len == 0 || len > CMD_NAME_MAX)
+        return NULL;
+    /* Command names are lower-case letters only, and `c | 0x20` equals
+     * such a letter exactly when c is that letter in either case, so this
+     * folding cannot make a non-letter byte match. */
+    uint8_t folded[CMD_NAME_MAX];
+    for (size_t i = 0; i < len; i++)
+        folded[i] = name[i] | 0x20;
+    switch (CMD_KEY(len, folded[0])) {
+    case CMD_KEY(3, 'g'): CMD_TRY(get) break;
+    case CMD_KEY(3, 's'): CMD_TRY(set) break;
+    case CMD_KEY(3, 'd'): CMD_TRY(del) break;
+    case CMD_KEY(3, 't'): CMD_TRY(ttl) break;
+    case CMD_KEY(4, 'd'): CMD_TRY(decr) break;
+    case CMD_KEY(4, 'e'): CMD_TRY(echo) break;
+    case CMD_KEY(4, 'i'): CMD_TRY(incr) CMD_TRY(info) break;
+    case CMD_KEY(4, 'k'): CMD_TRY(keys) break;
+    case CMD_KEY(4, 'm'): CMD_TRY(mget) CMD_TRY(mset) break;
+    case CMD_KEY(4, 'p'): CMD_TRY(ping) CMD_TRY(pttl) break;
+    case CMD_KEY(4, 'q'): CMD_TRY(quit) break;
+    case CMD_KEY(4, 's'): CMD_TRY(scan) break;
+    case CMD_KEY(4, 't'): CMD_TRY(type) CMD_TRY(time) break;
+    case CMD_KEY(5, 'g'): CMD_TRY(getex) break;
+    case CMD_KEY(5, 'h'): CMD_TRY(hello) break;
+    case CMD_KEY(5, 'r'): CMD_TRY(reset) break;
+    case CMD_KEY(5, 's'): CMD_TRY(setex) CMD_TRY(setnx) break;
+    case CMD_KEY(5, 't'): CMD_TRY(touch) break;
+    case CMD_KEY(6, 'a'): CMD_TRY(append) break;
+    case CMD_KEY(6, 'c'): CMD_TRY(client) CMD_TRY(config) break;
+    case CMD_KEY(6, 'd'): CMD_TRY(decrby) CMD_TRY(dbsize) break;
+    case CMD_KEY(6, 'e'): CMD_TRY(exists) CMD_TRY(expire) break;
+    case CMD_KEY(6, 'g'): CMD_TRY(getdel) CMD_TRY(getset) break;
+    case CMD_KEY(6, 'i'): CMD_TRY(incrby) break;
+    case CMD_KEY(6, 'm'): CMD_TRY(msetnx) break;
+    case CMD_KEY(6, 'p'): CMD_TRY(psetex) break;
+    case CMD_KEY(6, 'r'): CMD_TRY(rename) break;
+    case CMD_KEY(6, 's'): CMD_TRY(strlen) CMD_TRY(select) break;
+    case CMD_KEY(6, 'u'): CMD_TRY(unlink) break;
+    case CMD_KEY(7, 'c'): CMD_TRY(command) break;
+    case CMD_KEY(7, 'f'): CMD_TRY(flushdb) break;
+    case CMD_KEY(7, 'p'): CMD_TRY(pexpire) CMD_TRY(persist) break;
+    case CMD_KEY(8, 'e'): CMD_TRY(expireat) break;
+    case CMD_KEY(8, 'f'): CMD_TRY(flushall) break;
+    case CMD_KEY(8, 'g'): CMD_TRY(getrange) break;
+    case CMD_KEY(8, 'r'): CMD_TRY(renamenx) break;
+    case CMD_KEY(8, 's'): CMD_TRY(setrange) CMD_TRY(shutdown) break;
+    case CMD_KEY(9, 'p'): CMD_TRY(pexpireat) break;
+    case CMD_KEY(9, 'r'): CMD_TRY(randomkey) break;
+    case CMD_KEY(10, 'e'): CMD_TRY(expiretime) break;
+    case CMD_KEY(11, 'i'): CMD_TRY(incrbyfloat) break;
+    case CMD_KEY(11, 'p'): CMD_TRY(pexpiretime) break;
+    default:
+        break;
+    }
+    return NULL;
+}
+
+/*
+ * Appends at most `max` bytes of user text the way Redis' "%.*s" inside an
+ * error does: stopping at a NUL byte, and with CR/LF turned into spaces so
+ * the error stays one protocol line.  Returns the bytes appended.
+ */
+static size_t append_user_text(struct rbuf *out, struct hp_slice s, size_t max)
+{
+    size_t n = HP_MIN(s.len, max);
+    const uint8_t *nul = memchr(s.ptr, 0, n);
+    if (nul != NULL)
+        n = (size_t)(nul - s.ptr);
+    uint8_t *p = rbuf_reserve(out, n);
+    if (p == NULL)
+        return n;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t ch = s.ptr[i];
+        p[i] = (ch == '\r' || ch == '\n') ? ' ' : ch;
+    }
+    rbuf_commit(out, n);
+    return n;
+}
+
+#define APPEND_LIT(out, lit) rbuf_append((out), (lit), sizeof(lit) - 1)
+
+/* Redis prints the name and then quoted arguments until their text reaches
+ * 128 bytes, each truncated to what is left of those 128. */
+#define CMD_UNKNOWN_TEXT_MAX 128
+
+void cmd_reply_unknown(struct rbuf *out, int argc, const struct hp_slice *argv)
+{
+    HP_ASSERT(argc > 0);
+    APPEND_LIT(out, "-ERR unknown command '");
+    append_user_text(out, argv[0], CMD_UNKNOWN_TEXT_MAX);
+    APPEND_LIT(out, "', with args beginning with: ");
+    size_t used = 0;
+    for (int i = 1; i < argc && used < CMD_UNKNOWN_TEXT_MAX; i++) {
+        APPEND_LIT(out, "'");
+        used += append_user_text(out, argv[i], CMD_UNKNOWN_TEXT_MAX - used);
+        APPEND_LIT(out, "' ");
+        used += 3;
+    }
+    APPEND_LIT(out, "\r\n");
+}
+
+void cmd_reply_arity(struct rbuf *out, const struct cmd_spec *s)
+{
+    APPEND_LIT(out, "-ERR wrong number of arguments for '");
+    rbuf_append(out, s->name, strlen(s->name));
+    APPEND_LIT(out, "' command\r\n");
+}

@@ -103,8 +103,8 @@ static const struct config_directive config_directives[] = {
      "active expiry rounds per second (clamped to 1..500)"},
     {"active-expire-budget", CONFIG_T_INT, CONFIG_F_RUNTIME, CONFIG_FIELD(rt.active_expire_budget),
      1, 1000000, 0, 0, NULL, "200", "keys examined per expiry round per shard"},
-    {"idle-sleep-us", CONFIG_T_INT, CONFIG_F_RUNTIME, CONFIG_FIELD(rt.idle_sleep_us), 0, 100000, 0,
-     0, NULL, "1000", "adaptive polling: longest idle sleep (microseconds)"},
+    {"idle-sleep-us", CONFIG_T_INT, CONFIG_F_RUNTIME, CONFIG_FIELD(rt.idle_sleep_us), 0, 1000000, 0,
+     0, NULL, "100000", "adaptive polling: longest idle sleep (microseconds); wake-ups end it early"},
 };
 
 #define CONFIG_NDIRECTIVES HP_ARRAY_LEN(config_directives)

@@ -148,7 +148,7 @@ static void test_defaults(void)
     CU_ASSERT_EQUAL(CONFIG_RT_GET(&cfg, timeout), 0);
     CU_ASSERT_EQUAL(CONFIG_RT_GET(&cfg, hz), 10);
     CU_ASSERT_EQUAL(CONFIG_RT_GET(&cfg, active_expire_budget), 200);
-    CU_ASSERT_EQUAL(CONFIG_RT_GET(&cfg, idle_sleep_us), 1000);
+    CU_ASSERT_EQUAL(CONFIG_RT_GET(&cfg, idle_sleep_us), 100000);
 }
 
 /* ---- every directive: valid and invalid values --------------------------- */
@@ -285,8 +285,8 @@ static const struct value_case value_cases[] = {
     {"active-expire-budget", "1000000", "1000000", true},
     {"active-expire-budget", "0", "between 1 and 1000000 inclusive", false},
     {"idle-sleep-us", "0", "0", true},
-    {"idle-sleep-us", "100000", "100000", true},
-    {"idle-sleep-us", "100001", "between 0 and 100000 inclusive", false},
+    {"idle-sleep-us", "1000000", "1000000", true},
+    {"idle-sleep-us", "1000001", "between 0 and 1000000 inclusive", false},
 };
 
 static void test_every_directive_values(void)

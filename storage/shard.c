@@ -1,2 +1,999 @@
-/* shard.c: placeholder until its module lands. */
-typedef int hp_placeholder_shard;
+/*
+ * shard.c - one shard's keyspace: entries, per-db index, TTLs, accounting.
+ * Contracts in shard.h; design and measured overheads in docs/STORAGE.md.
+ *
+ * An entry is ONE jemalloc allocation: header, optional TTL extension, key
+ * bytes, value bytes.  The header is 4 bytes when the key is at most 255
+ * bytes and the value at most 65535 (nearly every cache key), else 12:
+ *
+ *   narrow: [meta][klen:u8][vlen:u16]            4 bytes
+ *   wide:   [meta][0][0][0][klen:u32][vlen:u32]  12 bytes
+ *   + TTL:  [expire_ms:i64][ttl_pos:u32]         12 bytes, only with a TTL
+ *   then key bytes, then value bytes (strings inline; later types store a
+ *   pointer or an inline encoding as their value bytes).
+ *
+ * meta = type (low 4 bits) | ENTRY_TTL | ENTRY_WIDE.  ttl_pos is the entry's
+ * index in its db's TTL vector, so removing a TTL is O(1).
+ */
+#include "shard.h"
+
+#include "index.h"
+#include "../common/log.h"
+
+#include <jemalloc/jemalloc.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#define ENTRY_TYPE_MASK 0x0fu
+#define ENTRY_TTL 0x10u
+#define ENTRY_WIDE 0x20u
+#define NARROW_MAX_KEY 255u
+#define NARROW_MAX_VAL 65535u
+#define NARROW_HDR 4u
+#define WIDE_HDR 12u
+#define TTL_EXT 12u
+
+#define TTL_VEC_MIN 16u
+#define SCAN_EXPIRED_MAX 64u   /* expired keys one scan step reclaims */
+#define INDEX_ALIGN 64
+
+struct entry {
+    uint8_t meta;
+    uint8_t rest[];
+};
+
+struct shard_db {
+    struct index ix;
+    struct entry **ttl;     /* dense vector of this db's entries with a TTL */
+    uint32_t ttl_len;
+    uint32_t ttl_cap;
+    uint32_t ttl_cursor;    /* expire cycle's round-robin position */
+};
+
+struct shard {
+    uint32_t id;
+    unsigned arena;
+    int mflags;             /* MALLOCX_ARENA(arena) | MALLOCX_TCACHE_NONE */
+    uint32_t expire_db;     /* expire cycle's round-robin db */
+    uint64_t mem_used;
+    uint64_t mem_index;
+    uint64_t expired_keys;
+    uint64_t allocs_left;   /* test hook: allocations before failing */
+    struct idx_ops ops;
+    struct shard_db db[HP_NUM_DBS];
+};
+
+/* ---- entry layout ------------------------------------------------------- */
+
+static inline uint16_t rd16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+static inline uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static inline int64_t rd64s(const uint8_t *p) { int64_t v; memcpy(&v, p, 8); return v; }
+static inline void wr16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
+static inline void wr32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static inline void wr64s(uint8_t *p, int64_t v) { memcpy(p, &v, 8); }
+
+/* Header size by (meta >> 4) & 3: bit 0 = TTL, bit 1 = wide. */
+static const uint8_t entry_hdr_size[4] = {
+    NARROW_HDR, NARROW_HDR + TTL_EXT, WIDE_HDR, WIDE_HDR + TTL_EXT,
+};
+
+/* Byte `off` (>= 1) of the entry; offsets count from meta, which is byte 0. */
+static inline const uint8_t *entry_at_c(const struct entry *e, size_t off) { return e->rest + (off - 1); }
+static inline uint8_t *entry_at(struct entry *e, size_t off) { return e->rest + (off - 1); }
+static inline bool entry_has_ttl(const struct entry *e) { return (e->meta & ENTRY_TTL) != 0; }
+static inline size_t entry_hdr(const struct entry *e) { return entry_hdr_size[(e->meta >> 4) & 3u]; }
+
+static inline uint32_t entry_klen(const struct entry *e)
+{
+    return (e->meta & ENTRY_WIDE) ? rd32(entry_at_c(e, 4)) : *entry_at_c(e, 1);
+}
+
+static inline uint32_t entry_vlen(const struct entry *e)
+{
+    return (e->meta & ENTRY_WIDE) ? rd32(entry_at_c(e, 8)) : rd16(entry_at_c(e, 2));
+}
+
+static inline uint8_t *entry_ttl_ext(struct entry *e)
+{
+    return entry_at(e, (e->meta & ENTRY_WIDE) ? WIDE_HDR : NARROW_HDR);
+}
+
+static inline const uint8_t *entry_ttl_ext_c(const struct entry *e)
+{
+    return entry_at_c(e, (e->meta & ENTRY_WIDE) ? WIDE_HDR : NARROW_HDR);
+}
+
+static inline uint8_t *entry_val(struct entry *e)
+{
+    return entry_at(e, entry_hdr(e) + entry_klen(e));
+}
+
+static inline size_t entry_size(const struct entry *e)
+{
+    return entry_hdr(e) + entry_klen(e) + entry_vlen(e);
+}
+
+static inline uint32_t entry_ttl_pos(const struct entry *e)
+{
+    return rd32(entry_ttl_ext_c(e) + 8);
+}
+
+static inline void entry_set_ttl_pos(struct entry *e, uint32_t pos)
+{
+    wr32(entry_ttl_ext(e) + 8, pos);
+}
+
+static inline void entry_set_expire(struct entry *e, int64_t ms)
+{
+    wr64s(entry_ttl_ext(e), ms);
+}
+
+static void entry_set_vlen(struct entry *e, uint32_t vlen)
+{
+    if (e->meta & ENTRY_WIDE)
+        wr32(entry_at(e, 8), vlen);
+    else
+        wr16(entry_at(e, 2), (uint16_t)vlen);
+}
+
+struct hp_slice entry_key(const struct entry *e)
+{
+    return hp_slice_make(entry_at_c(e, entry_hdr(e)), entry_klen(e));
+}
+
+enum obj_type entry_type(const struct entry *e)
+{
+    return (enum obj_type)(e->meta & ENTRY_TYPE_MASK);
+}
+
+struct hp_slice entry_str(const struct entry *e)
+{
+    HP_ASSERT(entry_type(e) == OBJ_STRING);
+    return hp_slice_make(entry_at_c(e, entry_hdr(e) + entry_klen(e)), entry_vlen(e));
+}
+
+int64_t entry_expire_ms(const struct entry *e)
+{
+    return entry_has_ttl(e) ? rd64s(entry_ttl_ext_c(e)) : SHARD_NO_EXPIRE;
+}
+
+static inline bool entry_expired(const struct entry *e, int64_t now_ms)
+{
+    return entry_has_ttl(e) && rd64s(entry_ttl_ext_c(e)) <= now_ms;
+}
+
+/* The layout an entry will have, computed before allocating it. */
+struct entry_shape {
+    uint8_t meta;
+    uint32_t klen;
+    uint32_t vlen;
+    size_t size;
+};
+
+static bool shape_make(struct entry_shape *sh, enum obj_type type, size_t klen,
+                       size_t vlen, bool ttl)
+{
+    if (klen > SHARD_MAX_KEY_LEN || vlen > SHARD_MAX_STR_LEN)
+        return false;
+    bool wide = klen > NARROW_MAX_KEY || vlen > NARROW_MAX_VAL;
+    sh->meta = (uint8_t)((unsigned)type | (ttl ? ENTRY_TTL : 0) | (wide ? ENTRY_WIDE : 0));
+    sh->klen = (uint32_t)klen;
+    sh->vlen = (uint32_t)vlen;
+    sh->size = entry_hdr_size[(sh->meta >> 4) & 3u] + klen + vlen;
+    return true;
+}
+
+static void entry_write_header(struct entry *e, const struct entry_shape *sh)
+{
+    e->meta = sh->meta;
+    if (sh->meta & ENTRY_WIDE) {
+        memset(entry_at(e, 1), 0, 3);
+        wr32(entry_at(e, 4), sh->klen);
+        wr32(entry_at(e, 8), sh->vlen);
+    } else {
+        *entry_at(e, 1) = (uint8_t)sh->klen;
+        wr16(entry_at(e, 2), (uint16_t)sh->vlen);
+    }
+}
+
+/* ---- memory ------------------------------------------------------------- */
+
+/* Every allocation of the shard goes through here (entries, index, TTL
+ * vectors), so the test hook can fail any of them. */
+static void *shard_mallocx(struct shard *s, size_t size, int flags)
+{
+    if (HP_UNLIKELY(s->allocs_left != UINT64_MAX)) {
+        if (s->allocs_left == 0)
+            return NULL;
+        s->allocs_left--;
+    }
+    return mallocx(size, s->mflags | flags);
+}
+
+static void *shard_rallocx(struct shard *s, void *p, size_t size)
+{
+    if (HP_UNLIKELY(s->allocs_left != UINT64_MAX)) {
+        if (s->allocs_left == 0)
+            return NULL;
+        s->allocs_left--;
+    }
+    return rallocx(p, size, s->mflags);
+}
+
+void shard_debug_fail_allocs(struct shard *s, uint64_t after)
+{
+    s->allocs_left = after;
+}
+
+static struct entry *entry_alloc(struct shard *s, const struct entry_shape *sh,
+                                 struct hp_slice key)
+{
+    struct entry *e = shard_mallocx(s, sh->size, 0);
+    if (e == NULL)
+        return NULL;
+    s->mem_used += sallocx(e, 0);
+    entry_write_header(e, sh);
+    memcpy(entry_at(e, entry_hdr(e)), key.ptr, key.len);
+    return e;
+}
+
+/* Releases what a value owns outside the entry (nothing for strings; the
+ * hook for hashes, lists, sets and zsets). */
+static void entry_value_release(struct shard *s, struct entry *e)
+{
+    switch (entry_type(e)) {
+    case OBJ_STRING:
+        break;
+    }
+}
+
+/* Frees the allocation only (the value, if it owns anything, moved on). */
+static void entry_dealloc(struct shard *s, struct entry *e)
+{
+    size_t usable = sallocx(e, 0);
+    HP_ASSERT(s->mem_used >= usable);
+    s->mem_used -= usable;
+    sdallocx(e, usable, s->mflags);
+}
+
+static void entry_free(struct shard *s, struct entry *e)
+{
+    entry_value_release(s, e);
+    entry_dealloc(s, e);
+}
+
+static void *index_mem_alloc(void *ctx, size_t size)
+{
+    struct shard *s = ctx;
+    void *p = shard_mallocx(s, size, MALLOCX_ALIGN(INDEX_ALIGN) | MALLOCX_ZERO);
+    if (p == NULL)
+        return NULL;
+    size_t usable = sallocx(p, 0);
+    s->mem_used += usable;
+    s->mem_index += usable;
+    return p;
+}
+
+static void index_mem_free(void *ctx, void *p, size_t size)
+{
+    struct shard *s = ctx;
+    size_t usable = sallocx(p, 0);
+    HP_ASSERT(usable >= size && s->mem_index >= usable && s->mem_used >= usable);
+    s->mem_used -= usable;
+    s->mem_index -= usable;
+    sdallocx(p, usable, s->mflags | MALLOCX_ALIGN(INDEX_ALIGN));
+}
+
+static struct hp_slice index_key_of(const void *item)
+{
+    return entry_key(item);
+}
+
+/* ---- TTL vector --------------------------------------------------------- */
+
+static int ttl_resize(struct shard *s, struct shard_db *d, uint32_t cap)
+{
+    size_t bytes = (size_t)cap * sizeof(d->ttl[0]);
+    size_t old_usable = d->ttl != NULL ? sallocx(d->ttl, 0) : 0;
+    void *p = d->ttl != NULL ? shard_rallocx(s, d->ttl, bytes) : shard_mallocx(s, bytes, 0);
+    if (p == NULL)
+        return -1;
+    size_t usable = sallocx(p, 0);
+    s->mem_used = s->mem_used - old_usable + usable;
+    s->mem_index = s->mem_index - old_usable + usable;
+    d->ttl = p;
+    /* use the whole size class jemalloc rounded the request up to */
+    d->ttl_cap = (uint32_t)HP_MIN(usable / sizeof(d->ttl[0]), (size_t)SHARD_MAX_TTL_KEYS);
+    HP_ASSERT(d->ttl_cap >= cap);
+    return 0;
+}
+
+static void ttl_vec_free(struct shard *s, struct shard_db *d)
+{
+    if (d->ttl == NULL)
+        return;
+    size_t usable = sallocx(d->ttl, 0);
+    s->mem_used -= usable;
+    s->mem_index -= usable;
+    sdallocx(d->ttl, usable, s->mflags);
+    d->ttl = NULL;
+    d->ttl_len = d->ttl_cap = d->ttl_cursor = 0;
+}
+
+/* Room for one more TTL entry; called before anything changes. */
+static int ttl_reserve(struct shard *s, struct shard_db *d)
+{
+    if (d->ttl_len < d->ttl_cap)
+        return 0;
+    if (d->ttl_cap >= SHARD_MAX_TTL_KEYS)
+        return -1;
+    /* x1.5, not x2: the vector costs 8 bytes per TTL key, and the slack of
+     * the last growth step is paid by every key of a large db. */
+    uint64_t cap = d->ttl_cap == 0 ? TTL_VEC_MIN : (uint64_t)d->ttl_cap + d->ttl_cap / 2;
+    return ttl_resize(s, d, (uint32_t)HP_MIN(cap, (uint64_t)SHARD_MAX_TTL_KEYS));
+}
+
+static void ttl_add(struct shard_db *d, struct entry *e)
+{
+    HP_ASSERT(d->ttl_len < d->ttl_cap && entry_has_ttl(e));
+    d->ttl[d->ttl_len] = e;
+    entry_set_ttl_pos(e, d->ttl_len);
+    d->ttl_len++;
+}
+
+static void ttl_remove(struct shard *s, struct shard_db *d, struct entry *e)
+{
+    uint32_t pos = entry_ttl_pos(e);
+    HP_ASSERT(pos < d->ttl_len && d->ttl[pos] == e);
+    struct entry *last = d->ttl[--d->ttl_len];
+    d->ttl[pos] = last;
+    entry_set_ttl_pos(last, pos);
+    /* Give memory back when 3/4 empty; halving keeps a margin so an
+     * add/remove pair at the boundary cannot reallocate every time. */
+    if (d->ttl_len == 0)
+        ttl_vec_free(s, d);
+    else if (d->ttl_cap > TTL_VEC_MIN * 4 && d->ttl_len < d->ttl_cap / 4)
+        (void)ttl_resize(s, d, d->ttl_cap / 2);   /* failure: keep the bigger one */
+}
+
+/* ---- db primitives ------------------------------------------------------ */
+
+static inline struct shard_db *db_of(struct shard *s, uint32_t db)
+{
+    HP_ASSERT(db < HP_NUM_DBS);
+    return &s->db[db];
+}
+
+/* Checked before hashing: an over-long key cannot exist, so a lookup of one
+ * finds nothing without reading it. */
+static inline bool key_ok(struct hp_slice key)
+{
+    return key.len <= SHARD_MAX_KEY_LEN;
+}
+
+static inline uint64_t key_hash(const struct shard_db *d, struct hp_slice key)
+{
+    return idx_hash(&d->ix, key.ptr, key.len);
+}
+
+static inline uint64_t entry_hash(const struct shard_db *d, const struct entry *e)
+{
+    return key_hash(d, entry_key(e));
+}
+
+static void db_unlink(struct shard *s, struct shard_db *d, uint64_t h, struct entry *e)
+{
+    bool removed = idx_remove_item(&d->ix, h, e);
+    HP_ASSERT(removed);
+    if (entry_has_ttl(e))
+        ttl_remove(s, d, e);
+}
+
+static void db_delete(struct shard *s, struct shard_db *d, uint64_t h, struct entry *e)
+{
+    db_unlink(s, d, h, e);
+    entry_free(s, e);
+}
+
+static void db_expire(struct shard *s, struct shard_db *d, uint64_t h, struct entry *e)
+{
+    db_delete(s, d, h, e);
+    s->expired_keys++;
+}
+
+/* The live entry for key; an expired one is deleted (lazy expiry). */
+static struct entry *db_lookup(struct shard *s, struct shard_db *d, uint64_t h,
+                               struct hp_slice key, int64_t now_ms)
+{
+    struct entry *e = idx_find(&d->ix, h, key.ptr, key.len);
+    if (e != NULL && HP_UNLIKELY(entry_expired(e, now_ms))) {
+        db_expire(s, d, h, e);
+        return NULL;
+    }
+    return e;
+}
+
+/* Adds a new entry; a TTL slot must have been reserved.  -1: nothing changed. */
+static int db_insert(struct shard_db *d, uint64_t h, struct entry *e)
+{
+    if (idx_insert(&d->ix, h, e) != 0)
+        return -1;
+    if (entry_has_ttl(e))
+        ttl_add(d, e);
+    return 0;
+}
+
+/* Puts e where old was (same key) and frees old.  A TTL slot must have been
+ * reserved when e has a TTL and old has not; nothing here can fail. */
+static void db_replace(struct shard *s, struct shard_db *d, uint64_t h,
+                       struct entry *old, struct entry *e)
+{
+    bool replaced = idx_replace_item(&d->ix, h, old, e);
+    HP_ASSERT(replaced);
+    if (entry_has_ttl(old) && entry_has_ttl(e)) {
+        uint32_t pos = entry_ttl_pos(old);
+        d->ttl[pos] = e;
+        entry_set_ttl_pos(e, pos);
+    } else if (entry_has_ttl(old)) {
+        ttl_remove(s, d, old);
+    } else if (entry_has_ttl(e)) {
+        ttl_add(d, e);
+    }
+    entry_free(s, old);
+}
+
+/* After an entry moved in memory (rallocx): point the index and TTL vector
+ * at its new address.  Compares the old address only, never reads it. */
+static void db_repoint(struct shard_db *d, uint64_t h, const struct entry *old, struct entry *e)
+{
+    bool replaced = idx_replace_item(&d->ix, h, old, e);
+    HP_ASSERT(replaced);
+    if (entry_has_ttl(e))
+        d->ttl[entry_ttl_pos(e)] = e;
+}
+
+/* Reserve a TTL slot when an entry with a TTL will join (old lacks one). */
+static int ttl_reserve_for(struct shard *s, struct shard_db *d, bool new_ttl,
+                           const struct entry *old)
+{
+    if (!new_ttl || (old != NULL && entry_has_ttl(old)))
+        return 0;
+    return ttl_reserve(s, d);
+}
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+static uint64_t seed_from_os(const void *salt)
+{
+    uint64_t seed;
+    if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) == (ssize_t)sizeof(seed))
+        return seed;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ((uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull) ^ (uint64_t)(uintptr_t)salt ^
+           (uint64_t)ts.tv_sec;
+}
+
+static void arena_destroy(unsigned arena)
+{
+    char name[64];
+    snprintf(name, sizeof(name), "arena.%u.destroy", arena);
+    if (mallctl(name, NULL, NULL, NULL, 0) != 0)
+        log_warning("shard: cannot destroy jemalloc arena %u", arena);
+}
+
+struct shard *shard_create(uint32_t id)
+{
+    unsigned arena;
+    size_t len = sizeof(arena);
+    if (mallctl("arenas.create", &arena, &len, NULL, 0) != 0) {
+        log_warning("shard %u: cannot create a jemalloc arena", id);
+        return NULL;
+    }
+    int mflags = MALLOCX_ARENA(arena) | MALLOCX_TCACHE_NONE;
+    struct shard *s = mallocx(sizeof(*s), mflags | MALLOCX_ZERO | MALLOCX_ALIGN(64));
+    if (s == NULL) {
+        log_warning("shard %u: out of memory", id);
+        arena_destroy(arena);
+        return NULL;
+    }
+    s->id = id;
+    s->arena = arena;
+    s->mflags = mflags;
+    s->ops.key_of = index_key_of;
+    s->ops.alloc = index_mem_alloc;
+    s->ops.free = index_mem_free;
+    s->ops.ctx = s;
+    s->allocs_left = UINT64_MAX;
+    uint64_t seed = seed_from_os(s);
+    for (uint32_t i = 0; i < HP_NUM_DBS; i++)
+        idx_init(&s->db[i].ix, &s->ops, seed);
+    return s;
+}
+
+void shard_destroy(struct shard *s)
+{
+    if (s == NULL)
+        return;
+    for (uint32_t i = 0; i < HP_NUM_DBS; i++)
+        shard_flush_db(s, i);
+    if (s->mem_used != 0)   /* detached entries never freed; the arena goes anyway */
+        log_warning("shard %u: %llu bytes still allocated at destroy", s->id,
+                    (unsigned long long)s->mem_used);
+    unsigned arena = s->arena;
+    dallocx(s, s->mflags);
+    arena_destroy(arena);
+}
+
+uint32_t shard_id(const struct shard *s)
+{
+    return s->id;
+}
+
+/* ---- keys --------------------------------------------------------------- */
+
+struct entry *shard_find(struct shard *s, uint32_t db, struct hp_slice key, int64_t now_ms)
+{
+    struct shard_db *d = db_of(s, db);
+    if (HP_UNLIKELY(!key_ok(key)))
+        return NULL;
+    return db_lookup(s, d, key_hash(d, key), key, now_ms);
+}
+
+/* Same layout and same jemalloc size class: overwrite without allocating. */
+static bool fits_in_place(const struct shard *s, const struct entry *e,
+                          const struct entry_shape *sh)
+{
+    return e->meta == sh->meta && nallocx(sh->size, s->mflags) == sallocx(e, 0);
+}
+
+int shard_set_str(struct shard *s, uint32_t db, struct hp_slice key, struct hp_slice val,
+                  int64_t expire_ms, int64_t now_ms)
+{
+    struct shard_db *d = db_of(s, db);
+    struct entry_shape sh;
+    bool ttl = expire_ms != SHARD_NO_EXPIRE;
+    if (!shape_make(&sh, OBJ_STRING, key.len, val.len, ttl))
+        return -1;
+    uint64_t h = key_hash(d, key);
+    struct entry *old = db_lookup(s, d, h, key, now_ms);
+    if (old != NULL && fits_in_place(s, old, &sh)) {
+        entry_set_vlen(old, sh.vlen);
+        memmove(entry_val(old), val.ptr, val.len);   /* val may point into old */
+        if (ttl)
+            entry_set_expire(old, expire_ms);
+        return 0;
+    }
+    if (ttl_reserve_for(s, d, ttl, old) != 0)
+        return -1;
+    struct entry *e = entry_alloc(s, &sh, key);
+    if (e == NULL)
+        return -1;
+    memcpy(entry_val(e), val.ptr, val.len);
+    if (ttl)
+        entry_set_expire(e, expire_ms);
+    if (old != NULL) {
+        db_replace(s, d, h, old, e);
+    } else if (db_insert(d, h, e) != 0) {
+        entry_dealloc(s, e);
+        return -1;
+    }
+    return 0;
+}
+
+static uint8_t *str_create(struct shard *s, struct shard_db *d, uint64_t h,
+                           struct hp_slice key, size_t len)
+{
+    struct entry_shape sh;
+    if (!shape_make(&sh, OBJ_STRING, key.len, len, false))
+        return NULL;
+    struct entry *e = entry_alloc(s, &sh, key);
+    if (e == NULL)
+        return NULL;
+    memset(entry_val(e), 0, len);
+    if (db_insert(d, h, e) != 0) {
+        entry_dealloc(s, e);
+        return NULL;
+    }
+    return entry_val(e);
+}
+
+/* New entry of shape sh for old's key: TTL copied, the first `keep` value
+ * bytes copied from old, the rest zero; replaces old. */
+static uint8_t *str_rebuild(struct shard *s, struct shard_db *d, uint64_t h,
+                            struct entry *old, const struct entry_shape *sh, size_t keep)
+{
+    struct entry *e = entry_alloc(s, sh, entry_key(old));
+    if (e == NULL)
+        return NULL;
+    if (entry_has_ttl(e))
+        entry_set_expire(e, entry_expire_ms(old));
+    memcpy(entry_val(e), entry_val(old), keep);
+    memset(entry_val(e) + keep, 0, sh->vlen - keep);
+    db_replace(s, d, h, old, e);   /* same TTL state: cannot fail */
+    return entry_val(e);
+}
+
+static uint8_t *str_resize(struct shard *s, struct shard_db *d, uint64_t h,
+                           struct entry *old, size_t len)
+{
+    struct entry_shape sh;
+    if (!shape_make(&sh, OBJ_STRING, entry_klen(old), len, entry_has_ttl(old)))
+        return NULL;
+    size_t old_len = entry_vlen(old);
+    if (sh.meta != old->meta)   /* narrow <-> wide: the key moves */
+        return str_rebuild(s, d, h, old, &sh, HP_MIN(old_len, len));
+    /* Same layout: let jemalloc resize in place when it can (always within
+     * a size class, often for large values), else it moves and copies. */
+    size_t old_usable = sallocx(old, 0);
+    struct entry *e = shard_rallocx(s, old, sh.size);
+    if (e == NULL)
+        return NULL;
+    s->mem_used = s->mem_used - old_usable + sallocx(e, 0);
+    entry_set_vlen(e, (uint32_t)len);
+    if (len > old_len)
+        memset(entry_val(e) + old_len, 0, len - old_len);
+    if (e != old)
+        db_repoint(d, h, old, e);
+    return entry_val(e);
+}
+
+uint8_t *shard_str_writable(struct shard *s, uint32_t db, struct hp_slice key, size_t len,
+                            int64_t now_ms)
+{
+    struct shard_db *d = db_of(s, db);
+    if (key.len > SHARD_MAX_KEY_LEN || len > SHARD_MAX_STR_LEN)
+        return NULL;
+    uint64_t h = key_hash(d, key);
+    struct entry *old = db_lookup(s, d, h, key, now_ms);
+    if (old == NULL)
+        return str_create(s, d, h, key, len);
+    if (entry_type(old) == OBJ_STRING)
+        return str_resize(s, d, h, old, len);
+    struct entry_shape sh;   /* another type: replaced, TTL kept */
+    if (!shape_make(&sh, OBJ_STRING, entry_klen(old), len, entry_has_ttl(old)))
+        return NULL;
+    return str_rebuild(s, d, h, old, &sh, 0);
+}
+
+int shard_delete(struct shard *s, uint32_t db, struct hp_slice key, int64_t now_ms)
+{
+    struct shard_db *d = db_of(s, db);
+    if (!key_ok(key))
+        return 0;
+    uint64_t h = key_hash(d, key);
+    struct entry *e = db_lookup(s, d, h, key, now_ms);
+    if (e == NULL)
+        return 0;
+    db_delete(s, d, h, e);
+    return 1;
+}
+
+static void entry_drop_ttl(struct shard *s, struct shard_db *d, struct entry *e)
+{
+    ttl_remove(s, d, e);
+    uint8_t *ext = entry_ttl_ext(e);
+    memmove(ext, ext + TTL_EXT, entry_klen(e) + (size_t)entry_vlen(e));
+    e->meta &= (uint8_t)~ENTRY_TTL;   /* the allocation keeps its size class */
+}
+
+/* Adds a TTL: in place when the size class has 12 spare bytes (a 16-byte
+ * key with a 32-byte value does: 52 bytes live in a 64-byte class). */
+static int entry_add_ttl(struct shard *s, struct shard_db *d, uint64_t h, struct entry *e,
+                         int64_t expire_ms)
+{
+    if (ttl_reserve(s, d) != 0)
+        return -1;
+    size_t size = entry_size(e);
+    if (sallocx(e, 0) >= size + TTL_EXT) {
+        uint8_t *ext = entry_ttl_ext(e);
+        memmove(ext + TTL_EXT, ext, size - entry_hdr(e));
+        e->meta |= ENTRY_TTL;
+        entry_set_expire(e, expire_ms);
+        ttl_add(d, e);
+        return 0;
+    }
+    struct entry_shape sh;
+    if (!shape_make(&sh, entry_type(e), entry_klen(e), entry_vlen(e), true))
+        return -1;
+    struct entry *n = entry_alloc(s, &sh, entry_key(e));
+    if (n == NULL)
+        return -1;
+    memcpy(entry_val(n), entry_val(e), entry_vlen(e));
+    entry_set_expire(n, expire_ms);
+    bool replaced = idx_replace_item(&d->ix, h, e, n);
+    HP_ASSERT(replaced);
+    ttl_add(d, n);
+    entry_dealloc(s, e);   /* the value (if it owns anything) moved to n */
+    return 0;
+}
+
+int shard_set_expire(struct shard *s, uint32_t db, struct hp_slice key, int64_t expire_ms,
+                     int64_t now_ms)
+{
+    struct shard_db *d = db_of(s, db);
+    if (!key_ok(key))
+        return 0;
+    uint64_t h = key_hash(d, key);
+    struct entry *e = db_lookup(s, d, h, key, now_ms);
+    if (e == NULL)
+        return 0;
+    if (expire_ms == SHARD_NO_EXPIRE) {
+        if (entry_has_ttl(e))
+            entry_drop_ttl(s, d, e);
+        return 1;
+    }
+    if (expire_ms <= now_ms) {
+        db_delete(s, d, h, e);   /* a deletion by command, not an expiry */
+        return 1;
+    }
+    if (entry_has_ttl(e)) {
+        entry_set_expire(e, expire_ms);
+        return 1;
+    }
+    return entry_add_ttl(s, d, h, e, expire_ms) == 0 ? 1 : -1;
+}
+
+/* A copy of e's value bytes into n (same type).  Strings are inline; later
+ * types deep-copy here, since n may live in another shard's arena. */
+static void entry_value_copy(struct entry *n, const struct entry *e)
+{
+    switch (entry_type(e)) {
+    case OBJ_STRING:
+        memcpy(entry_val(n), entry_str(e).ptr, entry_vlen(e));
+        break;
+    }
+}
+
+/* New entry named key holding e's type, value and TTL. */
+static struct entry *entry_clone_as(struct shard *s, const struct entry *e, struct hp_slice key)
+{
+    struct entry_shape sh;
+    if (!shape_make(&sh, entry_type(e), key.len, entry_vlen(e), entry_has_ttl(e)))
+        return NULL;
+    struct entry *n = entry_alloc(s, &sh, key);
+    if (n == NULL)
+        return NULL;
+    entry_value_copy(n, e);
+    if (entry_has_ttl(e))
+        entry_set_expire(n, entry_expire_ms(e));
+    return n;
+}
+
+/* Stores n under its key, replacing a live key of that name.  -1: nothing
+ * changed (n is then still the caller's). */
+static int db_store(struct shard *s, struct shard_db *d, struct entry *n, int64_t now_ms)
+{
+    struct hp_slice key = entry_key(n);
+    uint64_t h = key_hash(d, key);
+    struct entry *old = db_lookup(s, d, h, key, now_ms);
+    if (ttl_reserve_for(s, d, entry_has_ttl(n), old) != 0)
+        return -1;
+    if (old != NULL) {
+        db_replace(s, d, h, old, n);
+        return 0;
+    }
+    return db_insert(d, h, n);
+}
+
+int shard_rename(struct shard *s, uint32_t db, struct hp_slice src, struct hp_slice dst,
+                 int64_t now_ms)
+{
+    struct shard_db *d = db_of(s, db);
+    if (!key_ok(src))
+        return 0;
+    uint64_t h = key_hash(d, src);
+    struct entry *e = db_lookup(s, d, h, src, now_ms);
+    if (e == NULL)
+        return 0;
+    if (src.len == dst.len && memcmp(src.ptr, dst.ptr, src.len) == 0)
+        return 1;
+    struct entry *n = entry_clone_as(s, e, dst);
+    if (n == NULL)
+        return -1;
+    if (db_store(s, d, n, now_ms) != 0) {
+        entry_dealloc(s, n);
+        return -1;
+    }
+    db_unlink(s, d, h, e);
+    entry_free(s, e);   /* strings: copied; later types move their value instead */
+    return 1;
+}
+
+struct entry *shard_detach(struct shard *s, uint32_t db, struct hp_slice key, int64_t now_ms)
+{
+    struct shard_db *d = db_of(s, db);
+    if (!key_ok(key))
+        return NULL;
+    uint64_t h = key_hash(d, key);
+    struct entry *e = db_lookup(s, d, h, key, now_ms);
+    if (e != NULL)
+        db_unlink(s, d, h, e);
+    return e;
+}
+
+int shard_adopt_copy(struct shard *s, uint32_t db, struct hp_slice key, const struct entry *e,
+                     int64_t now_ms)
+{
+    struct shard_db *d = db_of(s, db);
+    struct entry *n = entry_clone_as(s, e, key);
+    if (n == NULL)
+        return -1;
+    if (db_store(s, d, n, now_ms) != 0) {
+        entry_dealloc(s, n);
+        return -1;
+    }
+    return 0;
+}
+
+void shard_entry_free(struct shard *owner, struct entry *e)
+{
+    entry_free(owner, e);
+}
+
+/* ---- whole database ----------------------------------------------------- */
+
+uint64_t shard_db_size(const struct shard *s, uint32_t db)
+{
+    HP_ASSERT(db < HP_NUM_DBS);
+    return idx_count(&s->db[db].ix);
+}
+
+uint64_t shard_db_expires(const struct shard *s, uint32_t db)
+{
+    HP_ASSERT(db < HP_NUM_DBS);
+    return s->db[db].ttl_len;
+}
+
+static void flush_one(void *arg, void *item)
+{
+    entry_free(arg, item);
+}
+
+void shard_flush_db(struct shard *s, uint32_t db)
+{
+    struct shard_db *d = db_of(s, db);
+    idx_release(&d->ix, flush_one, s);
+    ttl_vec_free(s, d);
+}
+
+struct scan_ctx {
+    int64_t now_ms;
+    shard_scan_fn fn;
+    void *arg;
+    size_t emitted;
+    size_t n_expired;
+    struct entry *expired[SCAN_EXPIRED_MAX];
+};
+
+static void scan_visit(void *arg, void *item)
+{
+    struct scan_ctx *c = arg;
+    struct entry *e = item;
+    if (entry_expired(e, c->now_ms)) {
+        if (c->n_expired < SCAN_EXPIRED_MAX)
+            c->expired[c->n_expired++] = e;
+        return;
+    }
+    c->fn(c->arg, e);
+    c->emitted++;
+}
+
+uint64_t shard_scan(struct shard *s, uint32_t db, uint64_t cursor, size_t count, int64_t now_ms,
+                    shard_scan_fn fn, void *arg)
+{
+    struct shard_db *d = db_of(s, db);
+    struct scan_ctx c = {.now_ms = now_ms, .fn = fn, .arg = arg};
+    count = HP_MAX(count, (size_t)1);
+    /* Like Redis: at most 10 home buckets per requested key, so a sparse
+     * table cannot make one call walk far. */
+    size_t steps = count > SIZE_MAX / 10 ? SIZE_MAX : count * 10;
+    do {
+        cursor = idx_scan(&d->ix, cursor, scan_visit, &c);
+        for (size_t i = 0; i < c.n_expired; i++)   /* fn is done with the step */
+            db_expire(s, d, entry_hash(d, c.expired[i]), c.expired[i]);
+        c.n_expired = 0;
+    } while (cursor != 0 && c.emitted < count && --steps > 0);
+    return cursor;
+}
+
+struct entry *shard_random(struct shard *s, uint32_t db, int64_t now_ms, uint64_t random_bits)
+{
+    struct shard_db *d = db_of(s, db);
+    for (uint64_t tries = 0; tries < SHARD_RANDOM_TRIES; tries++) {
+        struct entry *e = idx_random(&d->ix, random_bits + tries * 0x9e3779b97f4a7c15ull);
+        if (e == NULL || !entry_expired(e, now_ms))
+            return e;
+        db_expire(s, d, entry_hash(d, e), e);
+    }
+    return NULL;
+}
+
+/* Examines up to budget TTL entries of one db, at most one lap of its
+ * vector.  A deletion moves the last entry into the cursor's place, which
+ * is examined next. */
+static size_t db_expire_walk(struct shard *s, struct shard_db *d, int64_t now_ms,
+                             size_t budget, size_t *deleted)
+{
+    size_t examined = 0, lap = d->ttl_len;
+    while (examined < budget && examined < lap && d->ttl_len > 0) {
+        if (d->ttl_cursor >= d->ttl_len)
+            d->ttl_cursor = 0;
+        if (d->ttl_cursor + 8 < d->ttl_len)
+            __builtin_prefetch(d->ttl[d->ttl_cursor + 8]);
+        struct entry *e = d->ttl[d->ttl_cursor];
+        examined++;
+        if (rd64s(entry_ttl_ext_c(e)) <= now_ms) {
+            db_expire(s, d, entry_hash(d, e), e);
+            (*deleted)++;
+        } else {
+            d->ttl_cursor++;
+        }
+    }
+    return examined;
+}
+
+size_t shard_expire_cycle(struct shard *s, int64_t now_ms, size_t budget)
+{
+    size_t deleted = 0;
+    for (uint32_t n = 0; n < HP_NUM_DBS && budget > 0; n++) {
+        budget -= db_expire_walk(s, &s->db[s->expire_db], now_ms, budget, &deleted);
+        if (budget > 0)   /* this db's lap is done */
+            s->expire_db = (s->expire_db + 1) % HP_NUM_DBS;
+    }
+    return deleted;
+}
+
+/* ---- accounting and housekeeping ---------------------------------------- */
+
+void shard_get_stats(const struct shard *s, struct shard_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->mem_used = s->mem_used;
+    out->mem_index = s->mem_index;
+    out->expired_keys = s->expired_keys;
+    for (uint32_t i = 0; i < HP_NUM_DBS; i++) {
+        out->keys += idx_count(&s->db[i].ix);
+        out->expires += s->db[i].ttl_len;
+        out->rehashing |= idx_rehashing(&s->db[i].ix);
+    }
+}
+
+static int arena_stat(unsigned arena, const char *what, size_t *out)
+{
+    char name[96];
+    size_t len = sizeof(*out);
+    snprintf(name, sizeof(name), "stats.arenas.%u.%s", arena, what);
+    return mallctl(name, out, &len, NULL, 0);
+}
+
+int shard_arena_stats(struct shard *s, struct shard_arena_stats *out)
+{
+    uint64_t epoch = 1;
+    size_t len = sizeof(epoch);
+    size_t page = 0, plen = sizeof(page);
+    size_t small = 0, large = 0, pactive = 0, resident = 0, mapped = 0;
+    memset(out, 0, sizeof(*out));
+    if (mallctl("epoch", &epoch, &len, &epoch, len) != 0 ||
+        mallctl("arenas.page", &page, &plen, NULL, 0) != 0 ||
+        arena_stat(s->arena, "small.allocated", &small) != 0 ||
+        arena_stat(s->arena, "large.allocated", &large) != 0 ||
+        arena_stat(s->arena, "pactive", &pactive) != 0 ||
+        arena_stat(s->arena, "resident", &resident) != 0 ||
+        arena_stat(s->arena, "mapped", &mapped) != 0)
+        return -1;
+    out->allocated = small + large;
+    out->active = (uint64_t)pactive * page;
+    out->resident = resident;
+    out->mapped = mapped;
+    return 0;
+}
+
+size_t shard_rehash_step(struct shard *s, size_t budget)
+{
+    size_t done = 0;
+    for (uint32_t i = 0; i < HP_NUM_DBS && done < budget; i++)
+        done += idx_rehash_step(&s->db[i].ix, budget - done);
+    return done;
+}

@@ -31,6 +31,12 @@ enum obj_type {
 
 #define SHARD_NO_EXPIRE (-1)   /* entry has no TTL */
 
+/* Hard limits; beyond them writes fail like an allocation failure and
+ * lookups find nothing. */
+#define SHARD_MAX_KEY_LEN ((size_t)512 * 1024 * 1024)      /* Redis' key limit */
+#define SHARD_MAX_STR_LEN ((size_t)512 * 1024 * 1024 + 1)  /* string value */
+#define SHARD_MAX_TTL_KEYS ((uint32_t)1 << 31)              /* keys with TTL per db */
+
 struct entry;
 struct shard;
 
@@ -75,12 +81,16 @@ int shard_delete(struct shard *s, uint32_t db, struct hp_slice key, int64_t now_
 
 /* Set (expire_ms >= 0) or clear (SHARD_NO_EXPIRE) the TTL of an existing
  * key.  Returns 1 if the key exists, 0 if not.  An expire_ms <= now_ms
- * deletes the key (as Redis does for EXPIRE with a past time). */
+ * deletes the key (as Redis does for EXPIRE with a past time).
+ * Returns -1 if memory cannot be allocated (nothing changed then): adding a
+ * TTL to a key may have to grow its entry. */
 int shard_set_expire(struct shard *s, uint32_t db, struct hp_slice key,
                      int64_t expire_ms, int64_t now_ms);
 
 /* Move src to dst inside this shard (dst replaced if it exists; TTL moves
- * with the value).  Returns 1 on success, 0 if src does not exist. */
+ * with the value).  Returns 1 on success, 0 if src does not exist, -1 if
+ * memory cannot be allocated (nothing changed then): the entry stores its
+ * key inline, so a rename builds a new entry. */
 int shard_rename(struct shard *s, uint32_t db, struct hp_slice src,
                  struct hp_slice dst, int64_t now_ms);
 
@@ -113,7 +123,11 @@ typedef void (*shard_scan_fn)(void *arg, const struct entry *e);
 uint64_t shard_scan(struct shard *s, uint32_t db, uint64_t cursor, size_t count,
                     int64_t now_ms, shard_scan_fn fn, void *arg);
 
-/* A uniformly-ish random live entry, or NULL if the db is empty. */
+/* A uniformly-ish random live entry, or NULL if the db is empty.  Expired
+ * keys it draws are deleted; after SHARD_RANDOM_TRIES of them in one call it
+ * gives up and returns NULL (only when nearly every key is expired but not
+ * yet reclaimed), so the call stays bounded. */
+#define SHARD_RANDOM_TRIES 100
 struct entry *shard_random(struct shard *s, uint32_t db, int64_t now_ms,
                            uint64_t random_bits);
 
@@ -135,5 +149,35 @@ struct shard_stats {
     uint64_t rehashing;         /* 1 while an incremental resize is running */
 };
 void shard_get_stats(const struct shard *s, struct shard_stats *out);
+
+/*
+ * What jemalloc really holds for this shard's arena (refreshes jemalloc's
+ * stats epoch, so call it from INFO or tests, not per command):
+ * allocated = usable bytes of live allocations (mem_used plus the shard's
+ * own struct), active = pages backing them (includes slab fragmentation),
+ * resident = pages physically mapped (includes dirty pages not yet purged).
+ * Returns 0, or -1 if jemalloc stats are unavailable.
+ */
+struct shard_arena_stats {
+    uint64_t allocated;
+    uint64_t active;
+    uint64_t resident;
+    uint64_t mapped;
+};
+int shard_arena_stats(struct shard *s, struct shard_arena_stats *out);
+
+/* --- housekeeping -------------------------------------------------------- */
+/*
+ * Advance incremental index resizes by up to `budget` home buckets in total
+ * (empty ones are cheaper and bounded separately).  Writes advance a resize
+ * by one bucket each; the worker calls this from its tick or idle loop so a
+ * read-only workload also finishes resizing.  Returns buckets visited, 0 when
+ * no resize is running.
+ */
+size_t shard_rehash_step(struct shard *s, size_t budget);
+
+/* Test hook: after `after` more successful allocations every allocation of
+ * this shard fails, until called again with UINT64_MAX (the default). */
+void shard_debug_fail_allocs(struct shard *s, uint64_t after);
 
 #endif

@@ -25,6 +25,8 @@
 
 #define IDLE_SPIN_LOOPS 256        /* empty iterations before sleeping */
 #define EXPIRE_BACKLOG_BUDGET 64   /* keys examined per iteration while behind */
+#define REHASH_IDLE_BUDGET 64      /* index buckets moved per idle iteration */
+#define REHASH_TICK_BUDGET 256     /* ... and per tick, so busy read-only shards finish too */
 #define SHUTDOWN_DEADLINE_MS 5000  /* max time to flush replies at shutdown */
 
 uint32_t worker_id(const struct worker *w) { return w->id; }
@@ -125,6 +127,7 @@ static void worker_tick(struct worker *w)
     worker_close_idle(w);
     if (!worker_shard_free(w))
         return;
+    (void)shard_rehash_step(w->shard, REHASH_TICK_BUDGET);
     size_t budget = (size_t)CONFIG_RT_GET(w->rt->cfg, active_expire_budget);
     size_t deleted = shard_expire_cycle(w->shard, w->now_ms, budget);
     /* More than a quarter expired: likely many more; keep reclaiming a
@@ -200,6 +203,10 @@ static void worker_loop(struct worker *w)
                 break;
         }
         if (work) {
+            w->idle_loops = 0;
+        } else if (worker_shard_free(w) && shard_rehash_step(w->shard, REHASH_IDLE_BUDGET) > 0) {
+            /* Idle time finishes an index resize before we sleep, so writes
+             * later find it done instead of paying for it. */
             w->idle_loops = 0;
         } else if (!busy && ++w->idle_loops > IDLE_SPIN_LOOPS) {
             worker_sleep(w);

@@ -17,7 +17,7 @@ add_counts() { # "<p> passed, <f> failed" line -> totals
 
 echo "== unit suites"
 for t in "$build"/tests/unit/test_*; do
-    [ -x "$t" ] || continue
+    [ -f "$t" ] && [ -x "$t" ] || continue
     name=$(basename "$t")
     log="$logdir/$name.log"
     timeout 600 "$t" >"$log" 2>&1; rc=$?

@@ -41,6 +41,8 @@ uint64_t dispatch_key_mask(struct worker *w, const struct cmd_spec *spec, int ar
 {
     if (spec->first_key <= 0 || spec->first_key >= argc)
         return 0;
+    if (w->rt->nworkers == 1)
+        return 1; /* the only shard; no slot to compute */
     int last = spec->last_key < 0 ? argc + spec->last_key : spec->last_key;
     if (last >= argc)
         last = argc - 1;

@@ -1,0 +1,196 @@
+/*
+ * aof_log.h - the append-only log: per-shard SPSC record rings drained by one
+ * persistence thread into segment files (docs/AOF.md has the whole story).
+ *
+ * Worker side (the data path, no locks, no system calls):
+ *   - after applying a write, aof_log_append() encodes it into the shard's
+ *     ring and returns its LSN; AOF_APPEND_BUSY means the ring is full: stall
+ *     the client and retry later (the persistence thread is behind);
+ *   - with appendfsync always, hold the reply until
+ *     aof_log_durable_lsn(shard) >= that LSN (an acquire load; the persistence
+ *     thread publishes it with a release store after each fsync, so one fsync
+ *     releases every record staged before it: group commit);
+ *   - aof_log_error() != 0 means the disk is failing: refuse new writes (the
+ *     MISCONF-like text is aof_log_error_text()), keep serving reads.  The
+ *     persistence thread retries every retry_ms and clears the error itself.
+ * A shard's ring follows the shard's ownership rules (storage/shard.h): it
+ * is appended to only by the thread that currently holds the shard, and the
+ * hand-over provides the memory barrier, so the ring stays single-producer.
+ *
+ * Persistence thread: drains all rings into one aligned staging buffer and
+ * writes it with io_uring at the end of the current segment (preallocated,
+ * rotated at segment_bytes, listed in the MANIFEST which is replaced
+ * atomically).  Records never span segments.
+ */
+#ifndef HP_AOF_LOG_H
+#define HP_AOF_LOG_H
+
+#include "../common/hp_common.h"
+#include "aof_record.h"
+
+#define AOF_BLOCK 4096u                       /* O_DIRECT alignment, segment header size */
+#define AOF_SEG_MIN_BYTES ((uint64_t)64 * 1024)
+#define AOF_SEG_MAX_BYTES ((uint64_t)1 << 30)
+#define AOF_RING_MIN_BYTES ((size_t)4096)
+#define AOF_RING_MAX_BYTES ((size_t)1 << 30)
+#define AOF_STAGING_MIN_BYTES ((size_t)2 * AOF_BLOCK)
+#define AOF_STAGING_MAX_BYTES ((size_t)1 << 30)
+#define AOF_MAX_SEGMENTS 65536u              /* manifest entries; beyond: error state */
+#define AOF_EVERYSEC_MS 1000u
+
+enum aof_fsync_policy { AOF_FSYNC_ALWAYS = 0, AOF_FSYNC_EVERYSEC, AOF_FSYNC_NO };
+
+/* How an fsync is done.  AOF_SYNC_DSYNC_WRITE only changes `always` (the
+ * write itself carries RWF_DSYNC); everysec and rotation still need a
+ * standalone fdatasync, done with IORING_OP_FSYNC then. */
+enum aof_sync_method {
+    AOF_SYNC_URING_FSYNC = 0,  /* IORING_OP_FSYNC(DATASYNC), linked after the write */
+    AOF_SYNC_FDATASYNC,        /* fdatasync(2) after the io_uring write completes */
+    AOF_SYNC_DSYNC_WRITE,      /* IORING_OP_WRITE with RWF_DSYNC (the default) */
+};
+
+/* What recovery learned, needed to continue an existing log
+ * (filled by aof_recover, see aof_recover.h). */
+struct aof_log_resume {
+    uint64_t last_lsn[HP_MAX_SHARDS];  /* next append of shard s gets last_lsn[s] + 1 */
+    uint32_t nsegments;                /* segments listed in the manifest */
+    uint64_t *segment_ids;             /* [nsegments], ascending */
+    uint64_t *segment_lens;            /* [nsegments], valid bytes (header included) */
+};
+
+struct aof_log_config {
+    const char *dir;                  /* must exist */
+    uint32_t nshards;                 /* 1..HP_MAX_SHARDS */
+    size_t ring_bytes;                /* per shard, power of two */
+    size_t staging_bytes;             /* multiple of AOF_BLOCK */
+    uint64_t segment_bytes;           /* rotate before a segment would exceed this */
+    enum aof_fsync_policy fsync;
+    enum aof_sync_method sync_method;
+    bool direct_io;                   /* O_DIRECT segment writes */
+    bool preallocate;                 /* fallocate each new segment to segment_bytes */
+    uint32_t retry_ms;                /* error state: retry interval (0: 1000) */
+    uint32_t idle_sleep_max_us;       /* idle poll back-off ceiling (0: 1000) */
+    /* NULL for a fresh directory (refused if it has a MANIFEST); otherwise
+     * the result of aof_recover on this directory. */
+    const struct aof_log_resume *resume;
+};
+
+/* Defaults: 1 shard, 16 MiB rings, 4 MiB staging, 64 MiB segments,
+ * everysec, DSYNC_WRITE, buffered I/O, preallocation on. */
+void aof_log_config_init(struct aof_log_config *cfg, const char *dir);
+
+struct aof_log;
+
+/* Checks the config, creates the first new segment and the manifest, starts
+ * the persistence thread.  NULL on failure, with *err = a negative errno
+ * (-EINVAL for a bad config; logged). */
+struct aof_log *aof_log_open(const struct aof_log_config *cfg, int *err);
+
+/* Stops the thread after writing and syncing everything already appended
+ * (unless the disk is failing, then after one last attempt), closes files,
+ * frees.  Returns 0 if everything appended became durable, else the error
+ * (negative errno).  Producers must have stopped appending. */
+int aof_log_close(struct aof_log *l);
+
+enum aof_append {
+    AOF_APPEND_OK = 0,
+    AOF_APPEND_BUSY,       /* ring full now: retry after the persistence thread drains */
+    AOF_APPEND_TOO_LARGE,  /* larger than aof_log_max_record(): can never be logged */
+    AOF_APPEND_INVALID,    /* argc 0, shard/db out of range, argument too long */
+};
+
+/* Worker side; see the file comment.  On AOF_APPEND_OK *lsn (if not NULL)
+ * is the record's LSN (consecutive per shard, starting after resume). */
+enum aof_append aof_log_append(struct aof_log *l, uint32_t shard, uint16_t db,
+                               int64_t ts_ms, uint32_t argc, const struct hp_slice *argv,
+                               uint64_t *lsn);
+/*
+ * True if an append of a record of at most rec_bytes (aof_record_size)
+ * would succeed now.  Only the shard's owner appends, and the persistence
+ * thread only frees space, so after `true` the next append of a record that
+ * size or smaller cannot be BUSY.  A worker checks this BEFORE applying a
+ * write (with an upper bound of the record it will log) and stalls the
+ * client when it is false, so no applied write is ever left unlogged.
+ */
+bool aof_log_has_room(struct aof_log *l, uint32_t shard, size_t rec_bytes);
+/* Largest record aof_log_append accepts (bytes, header included). */
+size_t aof_log_max_record(const struct aof_log *l);
+/* LSN of the shard's newest record covered by a completed fsync. */
+uint64_t aof_log_durable_lsn(const struct aof_log *l, uint32_t shard);
+/* LSN of the shard's newest record handed to the kernel (written). */
+uint64_t aof_log_written_lsn(const struct aof_log *l, uint32_t shard);
+/* LSN the shard's last append got (producer side; only its owner calls). */
+uint64_t aof_log_last_lsn(const struct aof_log *l, uint32_t shard);
+/* 0, or the positive errno of the failure that put the log in error state. */
+int aof_log_error(const struct aof_log *l);
+/* Client-facing error line for refused writes (without "-" and CRLF), e.g.
+ * "MISCONF Errors writing to the AOF file: No space left on device". */
+void aof_log_error_text(const struct aof_log *l, char *buf, size_t cap);
+
+struct aof_log_stats {
+    uint64_t bytes_written;     /* record bytes written to segments */
+    uint64_t records_written;
+    uint64_t fsyncs;
+    uint64_t rotations;
+    uint64_t write_errors;      /* failed writes, syncs, segment creations */
+    uint64_t current_segment;   /* id */
+    uint64_t current_offset;    /* logical end of data in it */
+};
+/* Snapshot of counters (relaxed; approximate while running). */
+void aof_log_get_stats(const struct aof_log *l, struct aof_log_stats *out);
+
+/* Names and parsing for the config layer. */
+const char *aof_fsync_policy_name(enum aof_fsync_policy p);
+int aof_fsync_policy_parse(const char *name, enum aof_fsync_policy *out);
+
+/* Segment file name for id: "seg-<16 hex digits>.hpaof" (cap >= 32). */
+void aof_segment_name(uint64_t id, char *buf, size_t cap);
+#define AOF_MANIFEST_NAME "MANIFEST"
+#define AOF_MANIFEST_TMP_NAME "MANIFEST.tmp"
+
+/* Segment header (first AOF_BLOCK bytes of every segment; rest zero):
+ *   0 8 magic "HPAOFSG1"   8 4 version (1)   12 4 header_size (4096)
+ *  16 8 segment id         24 8 created Unix ms  32..59 zero
+ *  60 4 CRC32C of bytes 0..59 */
+#define AOF_SEG_MAGIC "HPAOFSG1"
+#define AOF_SEG_VERSION 1u
+#define AOF_SEG_HDR_USED 64u
+void aof_segment_header(uint8_t hdr[AOF_SEG_HDR_USED], uint64_t id, int64_t created_ms);
+/* 0 if hdr is a valid header for segment id, else -1 with *why set. */
+int aof_segment_header_check(const uint8_t *hdr, size_t len, uint64_t id, const char **why);
+
+/*
+ * Manifest (text, see docs/AOF.md):
+ *   "hotpath-aof-manifest 1\n"
+ *   "seg <16 hex id> <valid bytes>\n"   for each sealed segment, ascending
+ *   "seg <16 hex id> active\n"          the one being written, last
+ *   "end <8 hex CRC32C of every byte before this line>\n"
+ * Written as MANIFEST.tmp, fsync, rename over MANIFEST, fsync of the dir.
+ */
+struct aof_manifest {
+    uint32_t n;
+    uint64_t *ids;
+    uint64_t *lens;        /* sealed length; UINT64_MAX for the active segment */
+};
+#define AOF_SEG_ACTIVE UINT64_MAX
+/* Returns 0, or a negative errno (-EIO style) with nothing replaced. */
+int aof_manifest_write(const char *dir, const struct aof_manifest *m);
+/* 0 and *m filled (caller frees with aof_manifest_free); -ENOENT if there is
+ * no manifest; -EINVAL if it is malformed (why set); other negative errno. */
+int aof_manifest_read(const char *dir, struct aof_manifest *m, char *why, size_t why_cap);
+void aof_manifest_free(struct aof_manifest *m);
+
+#ifdef HP_AOF_FAULT_INJECTION
+/* Test builds only: make the next `count` operations of this kind fail with
+ * `err` (positive errno).  Safe to call from any thread while running. */
+enum aof_fault_op {
+    AOF_FAULT_WRITE = 0,  /* a segment write */
+    AOF_FAULT_SYNC,       /* an fdatasync (or the sync part of a linked/RWF_DSYNC write) */
+    AOF_FAULT_CREATE,     /* creating a segment */
+    AOF_FAULT_URING,      /* the io_uring itself (submit/wait): falls back to syscalls */
+    AOF_FAULT_NOPS
+};
+void aof_log_inject_fault(struct aof_log *l, enum aof_fault_op op, uint32_t count, int err);
+#endif
+
+#endif

@@ -39,6 +39,7 @@
 #include "../common/resp.h"
 #include "../common/strutil.h"
 #include "../storage/shard.h"
+#include "udp.h"
 
 #ifndef HP_VERSION
 #define HP_VERSION "0.1.0"
@@ -1637,7 +1638,8 @@ enum {
     INFO_REPLICATION = 1u << 5,
     INFO_CPU = 1u << 6,
     INFO_KEYSPACE = 1u << 7,
-    INFO_ALL = (1u << 8) - 1,
+    INFO_DATAPLANE = 1u << 8,
+    INFO_ALL = (1u << 9) - 1,
 };
 
 /* What each worker reports; copied as bytes (same process, same layout). */
@@ -1670,6 +1672,7 @@ static uint32_t info_sections(int argc, const struct hp_slice *argv)
         {"server", INFO_SERVER},   {"clients", INFO_CLIENTS},         {"memory", INFO_MEMORY},
         {"persistence", INFO_PERSISTENCE}, {"stats", INFO_STATS},     {"replication", INFO_REPLICATION},
         {"cpu", INFO_CPU},         {"keyspace", INFO_KEYSPACE},       {"all", INFO_ALL},
+        {"dataplane", INFO_DATAPLANE},
         {"everything", INFO_ALL},  {"default", INFO_ALL},
     };
     uint32_t mask = 0;
@@ -1708,6 +1711,8 @@ static void info_part_fn(struct worker *w, const struct bcast_req *req, struct r
     snprintf(p.config_file, sizeof(p.config_file), "%s", cfg->config_file);
     p.mem_peak = &w->rt->mem_peak;
     rbuf_append(part, &p, sizeof(p));
+    /* The UDP dataplane's lines of this worker follow the struct as text. */
+    udp_info_part(w, part);
 }
 
 struct info_totals {
@@ -1724,7 +1729,7 @@ static void info_sum(struct rbuf *parts, uint32_t nparts, struct info_totals *t)
     memset(t, 0, sizeof(*t));
     for (uint32_t i = 0; i < nparts; i++) {
         struct info_part p;
-        if (parts[i].len != sizeof(p))
+        if (parts[i].len < sizeof(p))
             continue;
         memcpy(&p, parts[i].data, sizeof(p));
         if (!t->have_first) {
@@ -1970,8 +1975,19 @@ static void info_done(const struct bcast_req *req, struct rbuf *parts, uint32_t 
     rbuf_init(&text, TEXT_LIMIT);
     if (t != NULL) {
         info_sum(parts, nparts, t);
+        uint32_t mask = info_sections(req->argc, req->argv);
         if (t->have_first)
-            info_build(&text, info_sections(req->argc, req->argv), t, req->now_ms);
+            info_build(&text, mask, t, req->now_ms);
+        bool dataplane = false;  /* the section exists only with UDP ports */
+        for (uint32_t i = 0; i < nparts; i++)
+            dataplane |= parts[i].len > sizeof(struct info_part);
+        if (t->have_first && dataplane && (mask & INFO_DATAPLANE)) {
+            text_addf(&text, "%s# Dataplane\r\n", text.len ? "\r\n" : "");
+            for (uint32_t i = 0; i < nparts; i++)
+                if (parts[i].len > sizeof(struct info_part))
+                    rbuf_append(&text, parts[i].data + sizeof(struct info_part),
+                                parts[i].len - sizeof(struct info_part));
+        }
     }
     if (t == NULL || !t->have_first || text.overflow)
         resp_add_error(out, "ERR out of memory");

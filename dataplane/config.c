@@ -55,6 +55,9 @@ static const char *const config_poll_words[] = {"adaptive", "busy", NULL};
 static const char *const config_backend_words[] = {"auto", "io_uring", "epoll", NULL};
 static const char *const config_loglevel_words[] = {"debug", "verbose", "notice", "warning",
                                                     NULL};
+/* appendonly / aof-load-corrupt: index 0 = no; appendfsync: enum aof_fsync_policy order. */
+static const char *const config_yesno_words[] = {"no", "yes", NULL};
+static const char *const config_fsync_words[] = {"always", "everysec", "no", NULL};
 
 _Static_assert(POLL_ADAPTIVE == 0 && POLL_BUSY == 1, "config_poll_words order");
 _Static_assert(IO_BACKEND_AUTO == 0 && IO_BACKEND_IO_URING == 1 && IO_BACKEND_EPOLL == 2,
@@ -87,6 +90,32 @@ static const struct config_directive config_directives[] = {
      "notice", "log verbosity"},
     {"databases", CONFIG_T_INT, 0, CONFIG_FIELD(databases), HP_NUM_DBS, HP_NUM_DBS, 0, 0, NULL,
      "16", "number of databases (fixed; for redis.conf compatibility)"},
+    {"udp-ports", CONFIG_T_TEXT, 0, CONFIG_FIELD(udp_ports), 0, 0, 0, 0, NULL, "",
+     "UDP dataplane: DPDK port ids (space separated) or \"all\"; empty = off"},
+    {"udp-addr", CONFIG_T_TEXT, 0, CONFIG_FIELD(udp_addr), 0, 0, 0, 0, NULL, "",
+     "UDP dataplane: IPv4/prefix of each port, in udp-ports order"},
+    {"udp-port", CONFIG_T_INT, 0, CONFIG_FIELD(udp_port), 1, 65535, 0, 0, NULL, "9000",
+     "UDP dataplane: base UDP port; base + N addresses shard N directly"},
+    {"udp-client-subnets", CONFIG_T_TEXT, 0, CONFIG_FIELD(udp_client_subnets), 0, 0, 0, 0, NULL,
+     "", "UDP dataplane: IPv4/prefix sources answered; empty = each port's own subnet"},
+    {"udp-amplification-factor", CONFIG_T_INT, 0, CONFIG_FIELD(udp_amplification_factor), 1, 64,
+     0, 0, NULL, "1", "UDP dataplane: most reply bytes per request byte to an unverified source"},
+    {"udp-mbufs", CONFIG_T_INT, 0, CONFIG_FIELD(udp_mbufs), 512, 1048576, 0, 0, NULL, "4096",
+     "UDP dataplane: packet buffers per worker"},
+    {"udp-mtu", CONFIG_T_INT, 0, CONFIG_FIELD(udp_mtu), 576, 9000, 0, 0, NULL, "1500",
+     "UDP dataplane: IP MTU of reply frames (capped by the port and the mbuf size)"},
+    {"udp-sessions", CONFIG_T_INT, 0, CONFIG_FIELD(udp_sessions), 16, 16777216, 0, 0, NULL,
+     "4096", "UDP dataplane: client sessions remembered per worker"},
+    {"udp-reply-cache", CONFIG_T_MEMORY, 0, CONFIG_FIELD(udp_reply_cache), 0, 1LL << 40, 0, 0,
+     NULL, "4mb", "UDP dataplane: bytes of kept replies (retry answers) per worker"},
+    {"appendonly", CONFIG_T_ENUM, 0, CONFIG_FIELD(appendonly), 0, 0, 0, 0, config_yesno_words,
+     "no", "log every write to the append-only log in dir and replay it at start"},
+    {"appendfsync", CONFIG_T_ENUM, 0, CONFIG_FIELD(appendfsync), 0, 0, 0, 0, config_fsync_words,
+     "everysec", "always: reply after the write is on disk; everysec; no: as in Redis"},
+    {"dir", CONFIG_T_TEXT, 0, CONFIG_FIELD(dir), 0, 0, 0, 0, NULL, "./",
+     "directory of the append-only log (created if missing)"},
+    {"aof-load-corrupt", CONFIG_T_ENUM, 0, CONFIG_FIELD(aof_load_corrupt), 0, 0, 0, 0,
+     config_yesno_words, "no", "yes: start despite damaged log data, skipping it (data loss)"},
     {"maxclients", CONFIG_T_INT, CONFIG_F_RUNTIME, CONFIG_FIELD(rt.maxclients), 1, 4294967295LL,
      0, 0, NULL, "10000", "most simultaneous client connections"},
     {"proto-max-bulk-len", CONFIG_T_MEMORY, CONFIG_F_RUNTIME, CONFIG_FIELD(rt.proto_max_bulk_len),

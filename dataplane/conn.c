@@ -449,6 +449,55 @@ void conn_retry_stalled(struct worker *w)
     }
 }
 
+/*
+ * A hand-over is expensive next to the command it serves (a round trip per
+ * remote shard), so while this worker holds a set of shards it also runs
+ * the requests that stalled connections have queued for those same shards:
+ * a thousand clients each sending an MGET then share a few hand-overs
+ * instead of queueing one each.  Only a connection with nothing in flight
+ * qualifies (its earlier replies are all in), and requests run in its order
+ * until one needs anything else.  CONN_HELD_BATCH bounds how long the other
+ * shards' owners wait for their shards back.
+ */
+static uint32_t conn_run_held(struct conn *c, uint64_t held, uint32_t budget)
+{
+    uint32_t n = 0;
+    while (n < budget && c->in_off < c->in_len && c->pending == 0 && !c->op_active &&
+           !(c->flags & (CONN_CLOSED | CONN_CLOSE_ASAP | CONN_CLOSE_AFTER_REPLY))) {
+        size_t used = 0;
+        enum resp_parse_status st =
+            resp_parse(&c->parser, c->in + c->in_off, c->in_len - c->in_off, &used);
+        if (st == RESP_PARSE_EMPTY) {
+            c->in_off += used;
+            continue;
+        }
+        if (st != RESP_PARSE_OK) {
+            /* Incomplete or malformed: the normal path re-parses it. */
+            resp_parser_reset(&c->parser);
+            break;
+        }
+        if (!dispatch_held(c, c->parser.argc, c->parser.argv, held)) {
+            resp_parser_reset(&c->parser);
+            break;
+        }
+        c->in_off += used;
+        n++;
+    }
+    if (c->in_off == c->in_len)
+        c->in_off = c->in_len = 0;
+    if (n > 0)
+        conn_mark_dirty(c);
+    return n;
+}
+
+void conn_run_held_all(struct worker *w, uint64_t held)
+{
+    uint32_t budget = CONN_HELD_BATCH;
+    /* conn_run_held never adds to or removes from the stalled list. */
+    for (uint32_t i = 0; i < w->nstalled && budget > 0; i++)
+        budget -= conn_run_held(w->stalled[i], held, budget);
+}
+
 /* ---- output -------------------------------------------------------------------- */
 
 static void conn_start_send(struct conn *c)

@@ -10,6 +10,7 @@
  * then re-parses the same request later.  Nothing here blocks.
  */
 #include "runtime.h"
+#include "persist.h"
 
 #include <errno.h>
 #include <string.h>
@@ -75,6 +76,8 @@ static enum dispatch_rc run_local(struct conn *c, const struct cmd_spec *spec, i
     struct worker *w = c->worker;
     if (!worker_shard_free(w))
         return DISPATCH_STALL;
+    if (w->rt->persist != NULL && (spec->flags & CMD_WRITE))
+        return persist_run_local(c, spec, argc, argv) ? DISPATCH_STALL : DISPATCH_DONE;
     struct exec_ctx x;
     exec_ctx_init(&x, w, w->id, 1ull << w->id, c->db, c->proto, argc, argv,
                   conn_reply_target(c));
@@ -305,4 +308,29 @@ void client_broadcast(struct client_ctx *cc, bcast_part_fn part, bcast_done_fn d
     c->op_active = true;
     w->bcast = b;
     bcast_start(w, b);
+}
+
+/*
+ * Execute a request of `c` on shards this worker already holds for another
+ * multi-shard command (see conn_run_held).  Only keyed commands whose keys
+ * all live on `held` qualify; anything else returns false untouched and runs
+ * through dispatch_command later.  With the append-only log on, writes are
+ * left to the normal path, which logs them and may hold their replies.
+ */
+bool dispatch_held(struct conn *c, int argc, const struct hp_slice *argv, uint64_t held)
+{
+    struct worker *w = c->worker;
+    const struct cmd_spec *spec = cmd_lookup(argv[0].ptr, argv[0].len);
+    if (spec == NULL || spec->kind != CMD_KIND_KEYED || !cmd_arity_ok(spec, argc))
+        return false;
+    if (w->rt->persist != NULL && (spec->flags & CMD_WRITE))
+        return false;
+    uint64_t mask = dispatch_key_mask(w, spec, argc, argv);
+    if (mask == 0 || (mask & ~held) != 0)
+        return false;
+    struct exec_ctx x;
+    exec_ctx_init(&x, w, w->id, held, c->db, c->proto, argc, argv, conn_reply_target(c));
+    spec->exec(&x);
+    count_command(c, spec);
+    return true;
 }

@@ -24,6 +24,8 @@
 #include "../storage/shard.h"
 #include "config.h"
 #include "runtime.h"
+#include "persist.h"
+#include "udp.h"
 
 #define EAL_ARGV_MAX 64
 #define STARTUP_TIMEOUT_MS 20000
@@ -148,6 +150,7 @@ static int resolve_workers(const struct hp_config *cfg, char *err, size_t errlen
 
 static void runtime_free(struct runtime *rt)
 {
+    udp_rt_free(rt);
     for (uint32_t i = 0; i < HP_MAX_SHARDS; i++) {
         worker_destroy(rt->workers[i]);
         if (rt->shards[i])
@@ -240,6 +243,17 @@ static int run(struct hp_config *cfg, int nworkers, int sfd)
         log_warning("cannot allocate the shards, rings or workers");
         return 1;
     }
+    char err[512] = "";
+    if (udp_rt_create(rt, err, sizeof(err)) != 0) {
+        log_warning("UDP dataplane: %s", err);
+        runtime_free(rt);
+        return 1;
+    }
+    /* Recover the append-only log into the shards before anyone serves. */
+    if (persist_start(rt) != 0) {
+        runtime_free(rt);
+        return 1;
+    }
     for (uint32_t i = 0; i < rt->nworkers; i++) {
         int rc = rte_eal_remote_launch(worker_main, rt->workers[i], rt->workers[i]->lcore);
         if (rc != 0) {
@@ -265,6 +279,7 @@ static int run(struct hp_config *cfg, int nworkers, int sfd)
     }
     __atomic_store_n(&rt->stop, 1, __ATOMIC_SEQ_CST);
     rte_eal_mp_wait_lcore();
+    persist_stop(rt);
     runtime_free(rt);
     if (status == 0)
         log_notice("hotpathd is now ready to exit, bye bye...");

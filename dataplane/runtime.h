@@ -42,12 +42,14 @@
 #define SLOT_POOL_MAX (64 * 1024)   /* reply slots per worker */
 #define OUT_PAUSE_BYTES (4u << 20)  /* stop reading a client whose replies pile up */
 #define IN_CHUNK 16384
+#define CONN_HELD_BATCH 512         /* requests run per hand-over for other conns */
 
 enum xmsg_kind {
     XMSG_EXEC = 1,   /* run spec->exec on the target's shard */
     XMSG_BCAST,      /* run a bcast part function on the target worker */
     XMSG_PARK,       /* hand the target's shard over to the origin */
     XMSG_RELEASE,    /* give a parked shard back */
+    XMSG_UDP,        /* a UDP request (mbuf) for the target's shard; it replies itself */
 };
 
 struct reply_slot {
@@ -70,6 +72,7 @@ struct xmsg {
     struct reply_slot *slot;       /* origin side only */
     struct xop *op;                /* PARK: the coordinating op (origin side) */
     struct bcast *bcast;           /* BCAST: the gather state (origin side) */
+    struct rte_mbuf *udp_mbuf;     /* UDP: the request; consumed by the target */
     int argc;
     struct hp_slice *argv;
     uint8_t *argbuf;               /* argument bytes; inline or heap */
@@ -159,6 +162,7 @@ struct worker {
     struct rbuf discard;           /* replies with nowhere to go (see conn_reply_target) */
 
     struct worker_stats stats;
+    struct udp_worker *udp;        /* UDP dataplane state (udp.c); NULL when off */
 };
 
 struct runtime {
@@ -172,6 +176,8 @@ struct runtime {
     struct rte_ring *resp[HP_MAX_SHARDS][HP_MAX_SHARDS];
     int64_t start_ms;
     char executable[256];
+    struct udp_rt *udp;            /* UDP dataplane ports (udp.c); NULL when off */
+    struct persist *persist;       /* append-only log (persist.c); NULL when off */
     /* atomic */
     uint32_t stop;                 /* 1: shut down gracefully */
     uint32_t ready;                /* workers that finished start-up */
@@ -210,6 +216,8 @@ void conn_retry_stalled(struct worker *w);
 void conn_close(struct conn *c);
 void conn_maybe_free(struct conn *c);
 void conn_release_op(struct conn *c);           /* its multi-shard op finished */
+/* Run stalled connections' requests that need only the shards in `held`. */
+void conn_run_held_all(struct worker *w, uint64_t held);
 void conn_free_all(struct worker *w);
 bool conn_all_flushed(struct worker *w);
 void conn_shutdown_reading(struct worker *w);
@@ -217,6 +225,7 @@ void conn_shutdown_reading(struct worker *w);
 /* ---- dispatch.c ---------------------------------------------------------- */
 enum dispatch_rc { DISPATCH_DONE = 0, DISPATCH_STALL = 1 };
 enum dispatch_rc dispatch_command(struct conn *c, int argc, const struct hp_slice *argv);
+bool dispatch_held(struct conn *c, int argc, const struct hp_slice *argv, uint64_t held);
 void exec_ctx_init(struct exec_ctx *x, struct worker *w, uint32_t home, uint64_t held_mask,
                    uint32_t db, uint8_t proto, int argc, const struct hp_slice *argv,
                    struct rbuf *out);

@@ -22,6 +22,8 @@
 #include "../common/clock.h"
 #include "../common/log.h"
 #include "../storage/shard.h"
+#include "persist.h"
+#include "udp.h"
 
 #define IDLE_SPIN_LOOPS 256        /* empty iterations before sleeping */
 #define EXPIRE_BACKLOG_BUDGET 64   /* keys examined per iteration while behind */
@@ -142,6 +144,10 @@ static void worker_sleep(struct worker *w)
     int64_t to_tick = (w->next_tick_ms - w->now_ms) * 1000;
     if (to_tick < timeout_us)
         timeout_us = to_tick;
+    /* NIC queues raise no wake-up here: back off, but only so far. */
+    timeout_us = udp_sleep_cap(w, timeout_us);
+    /* Held durable replies: the log thread does not wake us. */
+    timeout_us = persist_sleep_cap(w, timeout_us);
     if (timeout_us <= 0)
         return;
     __atomic_store_n(&w->sleeping, 1, __ATOMIC_SEQ_CST);
@@ -160,7 +166,7 @@ static void worker_sleep(struct worker *w)
 static bool worker_drained(struct worker *w)
 {
     return w->msgs_out == 0 && !w->op.active && w->bcast == NULL && w->nstalled == 0 &&
-           conn_all_flushed(w);
+           persist_held(w) == 0 && conn_all_flushed(w);
 }
 
 static void worker_loop(struct worker *w)
@@ -183,6 +189,10 @@ static void worker_loop(struct worker *w)
         int ev = net_poll(w->net, 0);
         if (ev > 0)
             work += (unsigned)ev;
+        if (w->udp)
+            work += udp_poll(w);
+        if (rt->persist)
+            work += persist_poll(w);
         if (w->nstalled)
             conn_retry_stalled(w);
         conn_flush_dirty(w);

@@ -25,6 +25,8 @@
 
 #include "../common/log.h"
 #include "../common/resp.h"
+#include "persist.h"
+#include "udp.h"
 
 /* ---- rings ---------------------------------------------------------------- */
 
@@ -88,6 +90,7 @@ struct xmsg *xmsg_alloc(struct worker *w)
     m->slot = NULL;
     m->op = NULL;
     m->bcast = NULL;
+    m->udp_mbuf = NULL;
     m->spec = NULL;
     rbuf_reset(&m->reply);
     w->msgs_out++;
@@ -216,6 +219,9 @@ static void xshard_reply(struct worker *w, struct xmsg *m)
     queue_push(w, w->respq, w->respq_n, w->rt->resp[w->id][m->origin], m->origin, m);
 }
 
+/* persist.c returns a write's message once its records are durable. */
+void xshard_return(struct worker *w, struct xmsg *m) { xshard_reply(w, m); }
+
 void xshard_flush(struct worker *w)
 {
     struct runtime *rt = w->rt;
@@ -317,8 +323,17 @@ static void xop_finish(struct worker *w)
     struct xmsg *a = op->args;
     uint32_t home = w->id;
     exec_ctx_init(&x, w, home, op->need, op->db, op->proto, a->argc, a->argv, &op->slot->buf);
-    op->spec->exec(&x);
+    /* With the append-only log a write's reply may be held until durable:
+     * persist.c completes the slot then. */
+    bool held = false;
+    if (rt->persist != NULL && (op->spec->flags & CMD_WRITE))
+        held = persist_exec_op(w, op->spec, &x, op->conn, op->slot);
+    else
+        op->spec->exec(&x);
     w->stats.parked_ops++;
+    /* While every shard of this op is held, serve the other requests
+     * waiting on this worker for the same shards (conn.c). */
+    conn_run_held_all(w, op->need);
     /* Release in any order: nobody waits on a release. */
     for (uint32_t s = 0; s < rt->nworkers; s++) {
         if (!(op->need & (1ull << s)))
@@ -341,7 +356,8 @@ static void xop_finish(struct worker *w)
     op->args = NULL;
     if (op->need & (1ull << w->id))
         worker_shard_grant(w);
-    conn_slot_complete(c, slot);
+    if (!held)
+        conn_slot_complete(c, slot);
     conn_release_op(c);
 }
 
@@ -457,6 +473,7 @@ static void on_response(struct worker *w, struct xmsg *m)
         break;
     }
     case XMSG_RELEASE:
+    case XMSG_UDP:
         xmsg_free(w, m);
         break;
     default:
@@ -468,6 +485,10 @@ static void on_request(struct worker *w, struct xmsg *m)
 {
     switch (m->kind) {
     case XMSG_EXEC:
+        if (w->rt->persist != NULL && (m->spec->flags & CMD_WRITE)) {
+            persist_exec_remote(w, m); /* replies now or once durable */
+            break;
+        }
         exec_remote(w, m);
         xshard_reply(w, m);
         break;
@@ -480,6 +501,13 @@ static void on_request(struct worker *w, struct xmsg *m)
         break;
     case XMSG_RELEASE:
         release_request(w, m);
+        break;
+    case XMSG_UDP:
+        /* The target replies on its own TX queue; the message only goes
+         * back so that the origin's pool stays single-threaded. */
+        udp_on_forward(w, m->udp_mbuf);
+        m->udp_mbuf = NULL;
+        xshard_reply(w, m);
         break;
     default:
         HP_ASSERT(!"unknown message kind");

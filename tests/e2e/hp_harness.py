@@ -168,12 +168,22 @@ class Server:
         last = ""
         for _ in range(1 if self.fixed_port else PORT_TRIES):
             port = self.fixed_port or pick_port()
-            if self._try_start(port):
+            outcome = self._try_start(port)
+            if outcome == "up":
                 return self
             last = self.log_tail()
             self._reap()
-        raise ServerStartError("%s did not start (tried %d port(s)); last log:\n%s"
-                               % (self.kind, 1 if self.fixed_port else PORT_TRIES, last))
+            if outcome == "timeout":
+                break  # running but silent: another port will not help
+        for p in self.old_logs:  # keep only the last attempt's log
+            try:
+                os.unlink(p)
+            except OSError:
+                pass
+        self.old_logs = []
+        raise ServerStartError("%s did not start (tried %d port(s)); log %s:\n%s"
+                               % (self.kind, 1 if self.fixed_port else PORT_TRIES,
+                                  self.log_path, last))
 
     def _try_start(self, port):
         self.port = port
@@ -189,12 +199,12 @@ class Server:
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                return False
+                return "exited"
             if ping_ok(port):
                 # Make sure it is our process that answered.
-                return self.proc.poll() is None
+                return "up" if self.proc.poll() is None else "exited"
             time.sleep(0.05)
-        return False
+        return "timeout"
 
     def _reap(self):
         if self.proc is not None and self.proc.poll() is None:
@@ -555,14 +565,27 @@ def check(cond, msg):
         raise TestFailure(msg)
 
 
-def eq(got, expected, what=""):
-    if got != expected:
-        raise TestFailure("%sexpected %r, got %r" % (what + ": " if what else "", expected, got))
-
-
 def _short(v, n=300):
     r = repr(v)
     return r if len(r) <= n else r[:n] + "...(%d chars)" % len(r)
+
+
+def _first_difference(got, expected):
+    if isinstance(got, (list, tuple)) and isinstance(expected, (list, tuple)):
+        for i, (g, e) in enumerate(zip(got, expected)):
+            if g != e:
+                return "; first difference at [%d]: expected %s, got %s" % (i, _short(e, 200),
+                                                                            _short(g, 200))
+        if len(got) != len(expected):
+            return "; lengths %d (expected) and %d (got)" % (len(expected), len(got))
+    return ""
+
+
+def eq(got, expected, what=""):
+    if got != expected:
+        raise TestFailure("%sexpected %s, got %s%s" % (what + ": " if what else "",
+                                                       _short(expected), _short(got),
+                                                       _first_difference(got, expected)))
 
 
 # ---------------------------------------------------------------------------
@@ -606,6 +629,8 @@ class Suite:
         else:
             self.failed += 1
             reason = " | ".join(str(reason).strip().splitlines()[-12:]) if reason else "failed"
+            if len(reason) > 2000:
+                reason = reason[:2000] + "...(%d chars)" % len(reason)
             log("FAIL %s: %s" % (name, reason))
 
     def _start_server(self):
@@ -619,6 +644,7 @@ class Suite:
             " (%s)" % hotpathd_path() if tgt == "hotpathd" else ""))
         signal.signal(signal.SIGALRM, _on_alarm)
         srv = None
+        start_error = None  # once the server cannot start, later tests fail at once
         try:
             for fn, only, needs_server, timeout in self.tests:
                 name = fn.__name__
@@ -630,11 +656,16 @@ class Suite:
                 if needs_server and (srv is None or not srv.alive()):
                     if srv is not None:
                         srv.stop()
-                    try:
-                        srv = self._start_server()
-                    except Exception as e:
-                        self._record(name, False, 0, "server did not start: %s" % e)
                         srv = None
+                    if start_error is None:
+                        try:
+                            srv = self._start_server()
+                        except Exception as e:
+                            start_error = str(e)
+                            self._record(name, False, 0, "server did not start: %s" % e)
+                            continue
+                    else:
+                        self._record(name, False, 0, "server did not start (see above)")
                         continue
                 t0 = time.monotonic()
                 ok, reason = True, ""

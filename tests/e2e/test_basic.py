@@ -4,6 +4,7 @@ import os
 import sys
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import redis  # noqa: E402
 from hp_harness import (Suite, check, eq, info_fields, run_suite, wait_for,  # noqa: E402

@@ -8,6 +8,7 @@ import socket
 import sys
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hp_harness import (Suite, check, eq, encode, info_fields, parse_reply, run_suite,  # noqa
                         wait_for, Incomplete)

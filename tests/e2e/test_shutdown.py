@@ -9,6 +9,7 @@ import tempfile
 import threading
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hp_harness import (Suite, Server, check, eq, encode, hotpathd_path, pick_port,  # noqa
                         run_suite, target, ping_ok)

@@ -1,0 +1,767 @@
+/*
+ * persist.c - the append-only log in the runtime; see persist.h and
+ * docs/AOF.md ("Runtime integration", "Records written by hotpathd").
+ *
+ * A write runs in three steps wherever it executes (own shard, a remote
+ * owner, or a coordinator holding several shards):
+ *   1. admit: refuse it while the log is failing (MISCONF) or when its
+ *      records could never be logged (too large); wait while an earlier
+ *      write's records are still queued in front of the ring (overflow);
+ *   2. run the handler, then append one record per key it may have changed,
+ *      describing the key's state now (SET with absolute expiry, or DEL);
+ *   3. with appendfsync always, hold the reply until every shard's durable
+ *      LSN covers the records (group commit happens in the log thread).
+ *
+ * Overflow.  We cannot know before running a handler exactly how large its
+ * records will be (APPEND, SETRANGE), so a record that does not fit the
+ * shard's ring goes into a per-shard overflow queue (bounded: the next write
+ * on that shard waits until the queue is empty again) and is pushed into
+ * the ring as soon as it drains.  LSNs are consecutive per shard, so a
+ * queued record's LSN is known in advance: last appended + its position.
+ */
+#include "persist.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../common/clock.h"
+#include "../common/log.h"
+#include "../common/resp.h"
+#include "../common/strutil.h"
+#include "../storage/aof_log.h"
+#include "../storage/aof_recover.h"
+#include "../storage/shard.h"
+#include "runtime.h"
+
+#define PX_LAYOUT_NAME "hotpath-shards"
+#define PX_SPIN_LIMIT_MS 5000      /* remote/multi-shard write waiting for the ring */
+#define PX_HELD_SLEEP_US 50        /* idle sleep cap while holding replies */
+#define PX_ALWAYS_THREAD_IDLE_US 50 /* log thread poll ceiling with appendfsync always */
+/* Segment size: recovery reads the active segment whole, preallocated
+ * zeros included, so smaller segments mean faster restarts. */
+#define PX_SEGMENT_BYTES ((uint64_t)8 << 20)
+#define PX_REC_SLACK 160           /* record header + SET/PXAT words + lengths */
+#define PX_HELD_MAX ((uint32_t)SLOT_POOL_MAX + (uint32_t)XMSG_POOL_MAX * HP_MAX_SHARDS + 16)
+
+/* One queued record: u32 total, u16 db, u16 zero, i64 ts, u32 argc, then
+ * argc x {u32 len, bytes}. */
+#define PX_OVF_HDR 20u
+
+struct px_overflow {
+    uint8_t *buf;
+    size_t off, len, cap;
+    uint32_t n;                    /* records queued */
+};
+
+enum px_held_kind { PX_HELD_SLOT = 1, PX_HELD_MSG };
+
+struct px_held {
+    uint8_t kind;
+    uint32_t shard;                /* single-shard wait, when multi == NULL */
+    uint64_t lsn;
+    uint64_t *multi;               /* [HP_MAX_SHARDS] LSN per shard (0: none) */
+    struct conn *c;
+    struct reply_slot *slot;
+    struct xmsg *m;
+};
+
+struct px_worker {
+    struct px_held *q;             /* FIFO ring, cap a power of two */
+    uint32_t head, n, cap;
+};
+
+struct persist {
+    struct aof_log *log;
+    enum aof_fsync_policy fsync;
+    size_t max_record;
+    uint64_t loaded_records;
+    struct px_overflow ovf[HP_MAX_SHARDS];  /* follows shard ownership */
+    struct px_worker workers[HP_MAX_SHARDS]; /* one per worker, its own */
+};
+
+/* What one write must wait for: newest LSN per shard it logged to. */
+struct px_wait {
+    uint64_t mask;
+    uint64_t lsn[HP_MAX_SHARDS];
+};
+
+/* ---- overflow queue --------------------------------------------------------- */
+
+static void ovf_push(struct px_overflow *o, uint16_t db, int64_t ts, uint32_t argc,
+                     const struct hp_slice *argv)
+{
+    size_t need = PX_OVF_HDR;
+    for (uint32_t i = 0; i < argc; i++)
+        need += 4 + argv[i].len;
+    if (o->off > 0 && o->off == o->len)
+        o->off = o->len = 0;
+    if (o->len + need > o->cap) {
+        size_t ncap = o->cap ? o->cap : 4096;
+        while (ncap < o->len + need)
+            ncap *= 2;
+        uint8_t *nb = realloc(o->buf, ncap);
+        /* The write is applied already: without memory for its record it
+         * could not be made durable.  Crashing keeps the promise (it was
+         * not acknowledged; restart recovers every acknowledged write). */
+        HP_ASSERT(nb != NULL);
+        o->buf = nb;
+        o->cap = ncap;
+    }
+    uint8_t *p = o->buf + o->len;
+    aof_store32(p, (uint32_t)need);
+    p[4] = (uint8_t)db;
+    p[5] = (uint8_t)(db >> 8);
+    p[6] = p[7] = 0;
+    aof_store64(p + 8, (uint64_t)ts);
+    aof_store32(p + 16, argc);
+    p += PX_OVF_HDR;
+    for (uint32_t i = 0; i < argc; i++) {
+        aof_store32(p, (uint32_t)argv[i].len);
+        if (argv[i].len)
+            memcpy(p + 4, argv[i].ptr, argv[i].len);
+        p += 4 + argv[i].len;
+    }
+    o->len += need;
+    o->n++;
+}
+
+/* Move queued records into the ring; true when the queue is empty. */
+static bool ovf_drain(struct persist *p, uint32_t shard)
+{
+    struct px_overflow *o = &p->ovf[shard];
+    struct hp_slice argv[8];
+    while (o->n > 0) {
+        const uint8_t *r = o->buf + o->off;
+        uint32_t total = aof_load32(r);
+        uint16_t db = (uint16_t)(r[4] | r[5] << 8);
+        int64_t ts = (int64_t)aof_load64(r + 8);
+        uint32_t argc = aof_load32(r + 16);
+        HP_ASSERT(argc >= 1 && argc <= HP_ARRAY_LEN(argv));
+        const uint8_t *a = r + PX_OVF_HDR;
+        for (uint32_t i = 0; i < argc; i++) {
+            uint32_t len = aof_load32(a);
+            argv[i] = hp_slice_make(a + 4, len);
+            a += 4 + len;
+        }
+        enum aof_append rc = aof_log_append(p->log, shard, db, ts, argc, argv, NULL);
+        if (rc == AOF_APPEND_BUSY)
+            return false;
+        HP_ASSERT(rc == AOF_APPEND_OK); /* sizes were checked at admission */
+        o->off += total;
+        o->n--;
+    }
+    o->off = o->len = 0;
+    return true;
+}
+
+/* ---- logging one key ------------------------------------------------------------ */
+
+static void px_append(struct persist *p, uint32_t shard, uint32_t db, int64_t ts, uint32_t argc,
+                      const struct hp_slice *argv, struct px_wait *wt)
+{
+    struct px_overflow *o = &p->ovf[shard];
+    uint64_t lsn = 0;
+    if (o->n == 0) {
+        enum aof_append rc = aof_log_append(p->log, shard, (uint16_t)db, ts, argc, argv, &lsn);
+        HP_ASSERT(rc == AOF_APPEND_OK || rc == AOF_APPEND_BUSY);
+        if (rc == AOF_APPEND_BUSY)
+            lsn = 0;
+    }
+    if (lsn == 0) {
+        ovf_push(o, (uint16_t)db, ts, argc, argv);
+        lsn = aof_log_last_lsn(p->log, shard) + o->n;
+    }
+    wt->mask |= 1ull << shard;
+    wt->lsn[shard] = lsn;
+}
+
+/* Log the current state of `key` (held by this execution). */
+static void px_log_key(struct persist *p, struct exec_ctx *x, struct hp_slice key,
+                       struct px_wait *wt)
+{
+    uint32_t sid = x->nshards == 1 ? 0 : exec_shard_id_of(x, key);
+    struct shard *sh = exec_shard(x, key);
+    struct entry *e = shard_find(sh, x->db, key, x->now_ms);
+    struct hp_slice argv[5];
+    char ms[24];
+    uint32_t argc;
+    if (e == NULL) {
+        argv[0] = hp_slice_make("DEL", 3);
+        argv[1] = key;
+        argc = 2;
+    } else {
+        argv[0] = hp_slice_make("SET", 3);
+        argv[1] = key;
+        argv[2] = entry_str(e);
+        argc = 3;
+        int64_t exp = entry_expire_ms(e);
+        if (exp != SHARD_NO_EXPIRE) {
+            argv[3] = hp_slice_make("PXAT", 4);
+            argv[4] = hp_slice_make(ms, i64_to_str(ms, exp));
+            argc = 5;
+        }
+    }
+    px_append(p, sid, x->db, x->now_ms, argc, argv, wt);
+}
+
+static bool spec_is(const struct cmd_spec *spec, exec_fn fn) { return spec->exec == fn; }
+
+/* Run the handler and log what it changed.  True if records were logged. */
+static bool px_exec_log(struct persist *p, const struct cmd_spec *spec, struct exec_ctx *x,
+                        struct px_wait *wt)
+{
+    size_t before = x->out->len;
+    spec->exec(x);
+    /* An error reply means the command changed nothing. */
+    if (x->out->len > before && x->out->data[before] == '-')
+        return false;
+    wt->mask = 0;
+    if (spec_is(spec, cmd_flushdb) || spec_is(spec, cmd_flushall)) {
+        struct hp_slice w = spec_is(spec, cmd_flushall) ? hp_slice_make("FLUSHALL", 8)
+                                                         : hp_slice_make("FLUSHDB", 7);
+        for (uint32_t s = 0; s < x->nshards; s++)
+            if (x->held_mask & (1ull << s))
+                px_append(p, s, x->db, x->now_ms, 1, &w, wt);
+        return wt->mask != 0;
+    }
+    if (spec->first_key <= 0 || spec->first_key >= x->argc)
+        return false;
+    int last = spec->last_key < 0 ? x->argc + spec->last_key : spec->last_key;
+    if (last >= x->argc)
+        last = x->argc - 1;
+    int step = spec->key_step > 0 ? spec->key_step : 1;
+    for (int i = spec->first_key; i <= last; i += step)
+        px_log_key(p, x, x->argv[i], wt);
+    return wt->mask != 0;
+}
+
+/* ---- admission -------------------------------------------------------------------- */
+
+enum px_admit { PX_GO = 0, PX_REFUSE, PX_WAIT };
+
+/* Upper bound of the largest value this write can leave behind. */
+static uint64_t px_value_bound(const struct cmd_spec *spec, struct exec_ctx *x)
+{
+    uint64_t total = 0;
+    for (int i = 1; i < x->argc; i++)
+        total += x->argv[i].len;
+    bool append = spec_is(spec, cmd_append);
+    bool setrange = spec_is(spec, cmd_setrange);
+    if ((append || setrange) && x->argc >= 2) {
+        struct entry *e = shard_find(exec_shard(x, x->argv[1]), x->db, x->argv[1], x->now_ms);
+        if (e != NULL)
+            total += entry_str(e).len;
+        int64_t off = 0;
+        if (setrange && x->argc == 4 && x->argv[3].len > 0 &&
+            str_to_i64(x->argv[2].ptr, x->argv[2].len, &off) == 0 && off > 0)
+            total += (uint64_t)off;
+    }
+    return total;
+}
+
+static enum px_admit px_admit(struct persist *p, const struct cmd_spec *spec,
+                              struct exec_ctx *x, char *err, size_t cap)
+{
+    if (aof_log_error(p->log) != 0) {
+        aof_log_error_text(p->log, err, cap);
+        return PX_REFUSE;
+    }
+    if (px_value_bound(spec, x) + PX_REC_SLACK > p->max_record) {
+        snprintf(err, cap,
+                 "ERR write too large for the append-only log (records are limited to %zu bytes)",
+                 p->max_record);
+        return PX_REFUSE;
+    }
+    for (uint32_t s = 0; s < x->nshards; s++)
+        if ((x->held_mask & (1ull << s)) && !ovf_drain(p, s))
+            return PX_WAIT;
+    return PX_GO;
+}
+
+/* For executions that cannot stall (the request left its connection's
+ * worker): wait for the log thread to make room, within a bound. */
+static enum px_admit px_admit_wait(struct persist *p, const struct cmd_spec *spec,
+                                   struct exec_ctx *x, char *err, size_t cap)
+{
+    int64_t until = clock_unix_ms() + PX_SPIN_LIMIT_MS;
+    for (;;) {
+        enum px_admit a = px_admit(p, spec, x, err, cap);
+        if (a != PX_WAIT)
+            return a;
+        if (clock_unix_ms() > until) {
+            snprintf(err, cap, "ERR append-only log backlog is full (disk too slow); write not applied");
+            return PX_REFUSE;
+        }
+        usleep(20);
+    }
+}
+
+/* ---- held replies ---------------------------------------------------------------- */
+
+static bool held_reserve(struct px_worker *pw)
+{
+    if (pw->n < pw->cap)
+        return true;
+    if (pw->cap >= PX_HELD_MAX)
+        return false;
+    uint32_t ncap = pw->cap ? pw->cap * 2 : 256;
+    struct px_held *nq = malloc(sizeof(*nq) * ncap);
+    if (nq == NULL)
+        return false;
+    for (uint32_t i = 0; i < pw->n; i++)
+        nq[i] = pw->q[(pw->head + i) & (pw->cap - 1)];
+    free(pw->q);
+    pw->q = nq;
+    pw->head = 0;
+    pw->cap = ncap;
+    return true;
+}
+
+/* held_reserve() succeeded before. */
+static void held_push(struct px_worker *pw, const struct px_held *h, const struct px_wait *wt)
+{
+    HP_ASSERT(pw->n < pw->cap);
+    struct px_held *d = &pw->q[(pw->head + pw->n) & (pw->cap - 1)];
+    *d = *h;
+    d->multi = NULL;
+    if ((wt->mask & (wt->mask - 1)) == 0) {
+        d->shard = (uint32_t)__builtin_ctzll(wt->mask);
+        d->lsn = wt->lsn[d->shard];
+    } else {
+        d->multi = calloc(HP_MAX_SHARDS, sizeof(uint64_t));
+        HP_ASSERT(d->multi != NULL); /* tiny; the write is applied already */
+        for (uint64_t m = wt->mask; m; m &= m - 1) {
+            uint32_t s = (uint32_t)__builtin_ctzll(m);
+            d->multi[s] = wt->lsn[s];
+        }
+    }
+    pw->n++;
+}
+
+static bool held_durable(const struct persist *p, const struct px_held *h)
+{
+    if (h->multi == NULL)
+        return aof_log_durable_lsn(p->log, h->shard) >= h->lsn;
+    for (uint32_t s = 0; s < HP_MAX_SHARDS; s++)
+        if (h->multi[s] && aof_log_durable_lsn(p->log, s) < h->multi[s])
+            return false;
+    return true;
+}
+
+static void held_release(struct worker *w, struct px_held *h)
+{
+    free(h->multi);
+    h->multi = NULL;
+    if (h->kind == PX_HELD_MSG) {
+        xshard_return(w, h->m);
+        return;
+    }
+    struct conn *c = h->c;
+    HP_ASSERT(c->pending > 0);
+    c->pending--;
+    conn_slot_complete(c, h->slot);
+    conn_maybe_free(c);
+}
+
+/* ---- entry points from the runtime --------------------------------------------- */
+
+bool persist_run_local(struct conn *c, const struct cmd_spec *spec, int argc,
+                       const struct hp_slice *argv)
+{
+    struct worker *w = c->worker;
+    struct persist *p = w->rt->persist;
+    struct px_worker *pw = &p->workers[w->id];
+    bool hold = p->fsync == AOF_FSYNC_ALWAYS;
+    struct exec_ctx x;
+    struct rbuf scratch = {0};
+    exec_ctx_init(&x, w, w->id, 1ull << w->id, c->db, c->proto, argc, argv, &scratch);
+    char err[256];
+    enum px_admit a = px_admit(p, spec, &x, err, sizeof(err));
+    if (a == PX_WAIT)
+        return true;
+    if (a == PX_REFUSE) {
+        resp_add_error(conn_reply_target(c), err);
+        return false;
+    }
+    struct reply_slot *slot = NULL;
+    if (hold) {
+        if (!held_reserve(pw))
+            return true;
+        slot = conn_slot_reserve(c);
+        if (slot == NULL)
+            return true;
+        x.out = &slot->buf;
+    } else {
+        x.out = conn_reply_target(c);
+    }
+    struct px_wait wt;
+    bool logged = px_exec_log(p, spec, &x, &wt);
+    if (slot == NULL)
+        return false;
+    if (!logged) {
+        conn_slot_complete(c, slot);
+        return false;
+    }
+    struct px_held h = {.kind = PX_HELD_SLOT, .c = c, .slot = slot};
+    held_push(pw, &h, &wt);
+    c->pending++;
+    return false;
+}
+
+void persist_exec_remote(struct worker *w, struct xmsg *m)
+{
+    struct persist *p = w->rt->persist;
+    struct px_worker *pw = &p->workers[w->id];
+    struct exec_ctx x;
+    exec_ctx_init(&x, w, w->id, 1ull << w->id, m->db, m->proto, m->argc, m->argv, &m->reply);
+    char err[256];
+    if (px_admit_wait(p, m->spec, &x, err, sizeof(err)) != PX_GO) {
+        resp_add_error(&m->reply, err);
+        xshard_return(w, m);
+        return;
+    }
+    bool hold = p->fsync == AOF_FSYNC_ALWAYS;
+    if (hold && !held_reserve(pw)) {
+        resp_add_error(&m->reply, "OOM command not allowed when used memory > 'maxmemory'.");
+        xshard_return(w, m);
+        return;
+    }
+    struct px_wait wt;
+    if (!px_exec_log(p, m->spec, &x, &wt) || !hold) {
+        xshard_return(w, m);
+        return;
+    }
+    struct px_held h = {.kind = PX_HELD_MSG, .m = m};
+    held_push(pw, &h, &wt);
+}
+
+bool persist_exec_op(struct worker *w, const struct cmd_spec *spec, struct exec_ctx *x,
+                     struct conn *c, struct reply_slot *slot)
+{
+    struct persist *p = w->rt->persist;
+    struct px_worker *pw = &p->workers[w->id];
+    char err[256];
+    if (px_admit_wait(p, spec, x, err, sizeof(err)) != PX_GO) {
+        resp_add_error(x->out, err);
+        return false;
+    }
+    bool hold = p->fsync == AOF_FSYNC_ALWAYS;
+    if (hold && !held_reserve(pw)) {
+        resp_add_error(x->out, "OOM command not allowed when used memory > 'maxmemory'.");
+        return false;
+    }
+    struct px_wait wt;
+    if (!px_exec_log(p, spec, x, &wt) || !hold)
+        return false;
+    struct px_held h = {.kind = PX_HELD_SLOT, .c = c, .slot = slot};
+    held_push(pw, &h, &wt);
+    c->pending++;
+    return true;
+}
+
+unsigned persist_poll(struct worker *w)
+{
+    struct persist *p = w->rt->persist;
+    struct px_worker *pw = &p->workers[w->id];
+    unsigned work = 0;
+    if (p->ovf[w->id].n > 0 && worker_shard_free(w) && ovf_drain(p, w->id))
+        work++;
+    /* FIFO: a reply is released no earlier than its records are durable;
+     * one fsync covers all shards, so head-of-line waits are short. */
+    while (pw->n > 0) {
+        struct px_held *h = &pw->q[pw->head];
+        if (!held_durable(p, h))
+            break;
+        pw->head = (pw->head + 1) & (pw->cap - 1);
+        pw->n--;
+        held_release(w, h);
+        work++;
+    }
+    return work;
+}
+
+int64_t persist_sleep_cap(const struct worker *w, int64_t timeout_us)
+{
+    const struct persist *p = w->rt->persist;
+    if (p == NULL)
+        return timeout_us;
+    /* The overflow queue belongs to whoever holds the shard: look only
+     * while we do. */
+    bool ovf = worker_shard_free(w) && p->ovf[w->id].n > 0;
+    if ((p->workers[w->id].n > 0 || ovf) && timeout_us > PX_HELD_SLEEP_US)
+        return PX_HELD_SLEEP_US;
+    return timeout_us;
+}
+
+uint32_t persist_held(const struct worker *w)
+{
+    const struct persist *p = w->rt->persist;
+    return p ? p->workers[w->id].n : 0;
+}
+
+void persist_get_info(const struct runtime *rt, struct persist_info *out)
+{
+    memset(out, 0, sizeof(*out));
+    const struct persist *p = rt->persist;
+    if (p == NULL)
+        return;
+    struct aof_log_stats st;
+    aof_log_get_stats(p->log, &st);
+    out->enabled = true;
+    out->error = aof_log_error(p->log);
+    out->records = st.records_written;
+    out->loaded_records = p->loaded_records;
+    out->fsyncs = st.fsyncs;
+    out->bytes_written = st.bytes_written;
+}
+
+/* ---- recovery -------------------------------------------------------------------- */
+
+struct px_replay {
+    struct runtime *rt;
+    int64_t now_ms;
+    bool same_layout;   /* log shard ids are our shard ids: parallel replay */
+};
+
+static int px_replay_flush(struct px_replay *r, const struct aof_rec *rec, bool all_dbs)
+{
+    for (uint32_t s = 0; s < r->rt->nworkers; s++) {
+        if (r->same_layout && s != rec->shard)
+            continue;
+        if (!all_dbs) {
+            shard_flush_db(r->rt->shards[s], rec->db);
+            continue;
+        }
+        for (uint32_t db = 0; db < HP_NUM_DBS; db++)
+            shard_flush_db(r->rt->shards[s], db);
+    }
+    return 0;
+}
+
+static int px_replay_rec(void *arg, const struct aof_rec *rec, const struct hp_slice *argv)
+{
+    struct px_replay *r = arg;
+    struct runtime *rt = r->rt;
+    if (rec->argc == 1 && slice_eq_nocase(argv[0], "FLUSHDB"))
+        return px_replay_flush(r, rec, false);
+    if (rec->argc == 1 && slice_eq_nocase(argv[0], "FLUSHALL"))
+        return px_replay_flush(r, rec, true);
+    if (rec->argc < 2)
+        goto bad;
+    struct hp_slice key = argv[1];
+    uint32_t sid = rt->nworkers == 1 ? 0 : rt->slot_to_shard[slot_of_key(key.ptr, key.len)];
+    if (r->same_layout && sid != rec->shard) {
+        log_warning("AOF: record LSN %llu of shard %u holds a key of shard %u: the layout file "
+                    "%s is wrong; remove it to replay serially",
+                    (unsigned long long)rec->lsn, rec->shard, sid, PX_LAYOUT_NAME);
+        return -1;
+    }
+    struct shard *sh = rt->shards[sid];
+    if (rec->argc == 2 && slice_eq_nocase(argv[0], "DEL")) {
+        (void)shard_delete(sh, rec->db, key, r->now_ms); /* 0 or 1: both fine */
+        return 0;
+    }
+    if ((rec->argc == 3 || rec->argc == 5) && slice_eq_nocase(argv[0], "SET")) {
+        int64_t exp = SHARD_NO_EXPIRE;
+        if (rec->argc == 5 && (!slice_eq_nocase(argv[3], "PXAT") ||
+                               str_to_i64(argv[4].ptr, argv[4].len, &exp) != 0 || exp < 0))
+            goto bad;
+        if (exp != SHARD_NO_EXPIRE && exp <= r->now_ms) {
+            (void)shard_delete(sh, rec->db, key, r->now_ms);
+            return 0;
+        }
+        if (shard_set_str(sh, rec->db, key, argv[2], exp, r->now_ms) != 0) {
+            log_warning("AOF: out of memory replaying record LSN %llu of shard %u",
+                        (unsigned long long)rec->lsn, rec->shard);
+            return -1;
+        }
+        return 0;
+    }
+bad:
+    log_warning("AOF: record LSN %llu of shard %u is not a record hotpathd writes (%.*s, %u "
+                "arguments)",
+                (unsigned long long)rec->lsn, rec->shard, (int)(argv[0].len > 32 ? 32 : argv[0].len),
+                (const char *)argv[0].ptr, rec->argc);
+    return -1;
+}
+
+/* The layout file: the shard count every record in the log was written
+ * with, or 0 when the log mixes layouts (then replay is serial and routes
+ * each record by its key). */
+static long px_layout_read(const char *dir)
+{
+    char path[CONFIG_STR_MAX + 64], buf[32];
+    snprintf(path, sizeof(path), "%s/%s", dir, PX_LAYOUT_NAME);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    char *end = NULL;
+    long v = strtol(buf, &end, 10);
+    if (end == buf || *end != '\n' || v < 0 || v > HP_MAX_SHARDS)
+        return -1;
+    return v;
+}
+
+static int px_layout_write(const char *dir, long v)
+{
+    char path[CONFIG_STR_MAX + 64], tmp[CONFIG_STR_MAX + 64], buf[32];
+    snprintf(path, sizeof(path), "%s/%s", dir, PX_LAYOUT_NAME);
+    snprintf(tmp, sizeof(tmp), "%s/%s.tmp", dir, PX_LAYOUT_NAME);
+    int len = snprintf(buf, sizeof(buf), "%ld\n", v);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    int rc = 0;
+    if (write(fd, buf, (size_t)len) != len || fsync(fd) != 0)
+        rc = -(errno ? errno : EIO);
+    close(fd);
+    if (rc == 0 && rename(tmp, path) != 0)
+        rc = -errno;
+    if (rc == 0) {
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            if (fsync(dfd) != 0)
+                rc = -errno;
+            close(dfd);
+        }
+    }
+    return rc;
+}
+
+static int px_prepare_dir(const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) == 0) {
+        if (!S_ISDIR(st.st_mode)) {
+            log_warning("AOF: dir %s is not a directory", dir);
+            return -1;
+        }
+        return 0;
+    }
+    if (errno != ENOENT || mkdir(dir, 0755) != 0) {
+        log_warning("AOF: cannot use dir %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void persist_free(struct persist *p)
+{
+    for (uint32_t i = 0; i < HP_MAX_SHARDS; i++) {
+        free(p->ovf[i].buf);
+        struct px_worker *pw = &p->workers[i];
+        for (uint32_t k = 0; k < pw->n; k++)
+            free(pw->q[(pw->head + k) & (pw->cap - 1)].multi);
+        free(pw->q);
+    }
+    free(p);
+}
+
+int persist_start(struct runtime *rt)
+{
+    const struct hp_config *cfg = rt->cfg;
+    if (!cfg->appendonly)
+        return 0;
+    const char *dir = cfg->dir;
+    if (px_prepare_dir(dir) != 0)
+        return -1;
+    struct persist *p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return -1;
+    long layout = px_layout_read(dir);
+    struct px_replay rp = {.rt = rt, .now_ms = clock_unix_ms(),
+                           .same_layout = layout == (long)rt->nworkers};
+    struct aof_progress_logger pl = {0};
+    struct aof_recover_opts ro = {
+        .dir = dir,
+        .threads = rp.same_layout ? rt->nworkers : 1,
+        .allow_corrupt = cfg->aof_load_corrupt != 0,
+        .replay = px_replay_rec,
+        .replay_arg = &rp,
+        .progress = aof_recover_log_progress,
+        .progress_arg = &pl,
+    };
+    struct aof_recover_result rr;
+    uint64_t t0 = clock_mono_ns();
+    if (aof_recover(&ro, &rr) != 0) {
+        log_warning("AOF: cannot load the append-only log in %s: %s", dir, rr.error);
+        if (!cfg->aof_load_corrupt)
+            log_warning("AOF: to start anyway, skipping the damaged data, set "
+                        "aof-load-corrupt yes (the damaged records are lost)");
+        free(p);
+        return -1;
+    }
+    if (!rr.fresh)
+        log_notice("AOF: loaded %llu records (%.1f MB, %u segments) in %.3f s%s",
+                   (unsigned long long)rr.records, (double)rr.bytes / 1e6, rr.segments,
+                   (double)(clock_mono_ns() - t0) / 1e9,
+                   rr.truncated_bytes ? " after cutting a torn tail" : "");
+    p->loaded_records = rr.records;
+    /* Every record appended from now on uses our layout; an older log in
+     * another layout makes the whole log mixed until it is rewritten. */
+    long new_layout = (rr.fresh || rr.records == 0 || rp.same_layout) ? (long)rt->nworkers : 0;
+    int rc = px_layout_write(dir, new_layout);
+    if (rc != 0) {
+        log_warning("AOF: cannot write %s/%s: %s", dir, PX_LAYOUT_NAME, strerror(-rc));
+        aof_recover_result_free(&rr);
+        free(p);
+        return -1;
+    }
+    struct aof_log_config lc;
+    aof_log_config_init(&lc, dir);
+    lc.nshards = rt->nworkers;
+    lc.segment_bytes = PX_SEGMENT_BYTES;
+    p->fsync = (enum aof_fsync_policy)cfg->appendfsync;
+    lc.fsync = p->fsync;
+    if (p->fsync == AOF_FSYNC_ALWAYS)
+        lc.idle_sleep_max_us = PX_ALWAYS_THREAD_IDLE_US;
+    lc.resume = rr.fresh ? NULL : &rr.resume;
+    int err = 0;
+    p->log = aof_log_open(&lc, &err);
+    aof_recover_result_free(&rr);
+    if (p->log == NULL) {
+        log_warning("AOF: cannot open the append-only log in %s: %s", dir, strerror(-err));
+        free(p);
+        return -1;
+    }
+    p->max_record = aof_log_max_record(p->log);
+    rt->persist = p;
+    log_notice("AOF: appendonly yes, appendfsync %s, dir %s", aof_fsync_policy_name(p->fsync), dir);
+    return 0;
+}
+
+void persist_stop(struct runtime *rt)
+{
+    struct persist *p = rt->persist;
+    if (p == NULL)
+        return;
+    /* Records still queued in front of a ring (the disk was slow at the
+     * end): push them in; the log thread is still draining. */
+    int64_t until = clock_unix_ms() + PX_SPIN_LIMIT_MS;
+    for (uint32_t s = 0; s < rt->nworkers; s++)
+        while (!ovf_drain(p, s) && clock_unix_ms() < until)
+            usleep(100);
+    struct aof_log_stats st;
+    aof_log_get_stats(p->log, &st);
+    int rc = aof_log_close(p->log);
+    log_notice("AOF: closed: %llu records, %.1f MB, %llu syncs (%.1f records per sync), "
+               "%llu rotations",
+               (unsigned long long)st.records_written, (double)st.bytes_written / 1e6,
+               (unsigned long long)st.fsyncs,
+               st.fsyncs ? (double)st.records_written / (double)st.fsyncs : 0.0,
+               (unsigned long long)st.rotations);
+    if (rc != 0)
+        log_warning("AOF: closing the log: %s (writes since the last successful sync may be lost)",
+                    strerror(-rc));
+    rt->persist = NULL;
+    persist_free(p);
+}

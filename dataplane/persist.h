@@ -1,0 +1,77 @@
+/*
+ * persist.h - the append-only log wired into the runtime (docs/AOF.md,
+ * section "Runtime integration"): recovery at start-up, one record per key a
+ * write changed, durable acknowledgement (appendfsync always), and write
+ * refusal while the disk fails (MISCONF).
+ *
+ * Records are the resulting STATE of each key a write touched, never the
+ * client's argv:
+ *     SET key value [PXAT abs-ms]      the key exists afterwards
+ *     DEL key                          it does not
+ *     FLUSHDB / FLUSHALL               per shard, in the record's db
+ * so INCR, INCRBYFLOAT, APPEND, SETRANGE, GETEX, RENAME, relative expiries
+ * all replay deterministically, and replaying a key's records in order
+ * converges on its last state whatever came before.
+ *
+ * Threading: struct persist is built by main before the workers start; the
+ * per-shard part (the overflow queue, below) follows the shard's ownership
+ * like the log ring itself (only the shard's current holder touches it);
+ * the per-worker part (held replies) is touched only by its worker.
+ */
+#ifndef HP_PERSIST_H
+#define HP_PERSIST_H
+
+#include "../common/hp_common.h"
+#include "cmd.h"
+#include "exec.h"
+
+struct runtime;
+struct worker;
+struct conn;
+struct reply_slot;
+struct xmsg;
+
+/* Start-up, main thread, before any worker runs: recover the log in
+ * cfg->dir into rt->shards (shards in parallel) and open it for appending.
+ * No-op (0) when appendonly is off.  -1: refuse to start (logged). */
+int persist_start(struct runtime *rt);
+/* Shutdown, after the workers stopped: write and sync everything, close. */
+void persist_stop(struct runtime *rt);
+
+/* A write command on the connection's own shard (dispatch.c run_local).
+ * Returns true to stall (nothing happened; retry later). */
+bool persist_run_local(struct conn *c, const struct cmd_spec *spec, int argc,
+                       const struct hp_slice *argv);
+/* A write command that arrived from another worker (xshard.c).  The message
+ * goes back to its origin now or, with appendfsync always, once durable. */
+void persist_exec_remote(struct worker *w, struct xmsg *m);
+/* A multi-shard write under hand-over (xshard.c xop_finish): runs spec on x.
+ * Returns true if the reply slot is held until durable (the caller must then
+ * not complete it; persist does). */
+bool persist_exec_op(struct worker *w, const struct cmd_spec *spec, struct exec_ctx *x,
+                     struct conn *c, struct reply_slot *slot);
+
+/* Each loop iteration: release held replies whose records are durable and
+ * push overflowed records into the log.  Returns the work done. */
+unsigned persist_poll(struct worker *w);
+/* Cap a worker's idle sleep while it holds replies: nothing wakes it when
+ * the durable LSN advances, so it looks again soon. */
+int64_t persist_sleep_cap(const struct worker *w, int64_t timeout_us);
+/* Replies held by this worker (shutdown drains them first). */
+uint32_t persist_held(const struct worker *w);
+
+/* INFO persistence-style numbers, for tests and operators. */
+struct persist_info {
+    bool enabled;
+    int error;                 /* 0 or the errno refusing writes */
+    uint64_t records;          /* appended by this process */
+    uint64_t loaded_records;   /* replayed at start-up */
+    uint64_t fsyncs;
+    uint64_t bytes_written;
+};
+void persist_get_info(const struct runtime *rt, struct persist_info *out);
+
+/* xshard.c: send a request message back to its origin (batched). */
+void xshard_return(struct worker *w, struct xmsg *m);
+
+#endif

@@ -1,0 +1,252 @@
+/*
+ * main.c - hotpath-pktgen: command line, phases, report.
+ *
+ * Exit status: 0 the run passed (report_passed), 1 it did not, 2 bad
+ * arguments.
+ */
+#include "report.h"
+#include "transport.h"
+
+#include "hpclient.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <string.h>
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+"usage: hotpath-pktgen [options]\n"
+"Load generator for hotpathd and redis-server (docs/BENCHMARKS.md).\n"
+"\n"
+"target:\n"
+"  --mode tcp|udp         RESP over TCP (default), or docs/PROTOCOL.md over kernel UDP\n"
+"  --host ADDR            server address (default 127.0.0.1)\n"
+"  --port N               server port (default 6379); udp: the base port\n"
+"  --shards N             the server's shards (hotpathd workers): keep each request's\n"
+"                         keys on one shard, as UDP requires (default 0 = don't care)\n"
+"  --steer                udp: send each request to port + its shard (the owner's queue)\n"
+"load shape:\n"
+"  --flows N              connections (tcp) / sessions (udp), 1..%d (default 4)\n"
+"  --window N             requests outstanding per flow, 1..%d (default 16; udp <= %d)\n"
+"  --cmds N               commands per request (pipelined / per datagram), 1..%d (default 1)\n"
+"  --rate R               open loop: R requests/s over all flows (default 0 = closed loop)\n"
+"  --arrival constant|poisson   open-loop inter-arrival times (default constant)\n"
+"  --duration S           measured seconds (default 5)\n"
+"  --warmup S             seconds before measuring (default 1)\n"
+"  --timeout-ms N         a request unanswered this long is lost (default 2000)\n"
+"workload:\n"
+"  --keys N               key count, 1..2^32 (default 100000)\n"
+"  --key-size N           key bytes (default 16; at least 1 + digits of N-1)\n"
+"  --value-size N         value bytes, 1..%u (default 32; >= %d with --check)\n"
+"  --dist D               uniform | zipf:S | hotset:FRACTION:PROBABILITY (default uniform)\n"
+"  --mix M                e.g. get=90,set=10 or get=50,set=30,incr=10,mget=10 (default get=100)\n"
+"  --mget-batch N         keys per MGET, 1..%d (default 8)\n"
+"  --seed N               RNG seed (default 1)\n"
+"  --load                 SET every key once before the run (pipelined; load rate reported)\n"
+"correctness:\n"
+"  --check                model every write, check every reply, FLUSHALL first and verify\n"
+"                         every touched key at the end; any mismatch or loss fails the run\n"
+"  --no-flush, --no-verify  skip those two steps of --check\n"
+"output:\n"
+"  --json FILE            also write the report as JSON ('-' = stdout)\n"
+"  --label TEXT           name of this run in the report\n"
+"  --quiet                no progress line each second\n"
+"  --help\n",
+            PG_MAX_FLOWS, PG_MAX_WINDOW, HPC_MAX_OUTSTANDING, PG_MAX_CMDS,
+            WL_MAX_VALUE_SIZE, WL_VALUE_HDR_LEN, WL_MAX_MGET);
+}
+
+static bool parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+    if (!s || !*s || *s == '-' || *s == '+')
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool parse_dbl(const char *s, double lo, double hi, double *out)
+{
+    if (!s || !*s)
+        return false;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end || !isfinite(v) || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+enum {
+    OPT_MODE = 256, OPT_HOST, OPT_PORT, OPT_FLOWS, OPT_WINDOW, OPT_CMDS, OPT_RATE, OPT_ARRIVAL,
+    OPT_DURATION, OPT_WARMUP, OPT_TIMEOUT, OPT_KEYS, OPT_KEY_SIZE, OPT_VALUE_SIZE, OPT_DIST,
+    OPT_MIX, OPT_MGET, OPT_SEED, OPT_LOAD, OPT_CHECK, OPT_NO_FLUSH, OPT_NO_VERIFY, OPT_JSON,
+    OPT_LABEL, OPT_QUIET, OPT_HELP, OPT_SHARDS, OPT_STEER,
+};
+
+static const struct option long_opts[] = {
+    {"mode", required_argument, NULL, OPT_MODE},
+    {"host", required_argument, NULL, OPT_HOST},
+    {"port", required_argument, NULL, OPT_PORT},
+    {"flows", required_argument, NULL, OPT_FLOWS},
+    {"window", required_argument, NULL, OPT_WINDOW},
+    {"cmds", required_argument, NULL, OPT_CMDS},
+    {"rate", required_argument, NULL, OPT_RATE},
+    {"arrival", required_argument, NULL, OPT_ARRIVAL},
+    {"duration", required_argument, NULL, OPT_DURATION},
+    {"warmup", required_argument, NULL, OPT_WARMUP},
+    {"timeout-ms", required_argument, NULL, OPT_TIMEOUT},
+    {"keys", required_argument, NULL, OPT_KEYS},
+    {"key-size", required_argument, NULL, OPT_KEY_SIZE},
+    {"value-size", required_argument, NULL, OPT_VALUE_SIZE},
+    {"dist", required_argument, NULL, OPT_DIST},
+    {"mix", required_argument, NULL, OPT_MIX},
+    {"mget-batch", required_argument, NULL, OPT_MGET},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"load", no_argument, NULL, OPT_LOAD},
+    {"check", no_argument, NULL, OPT_CHECK},
+    {"no-flush", no_argument, NULL, OPT_NO_FLUSH},
+    {"no-verify", no_argument, NULL, OPT_NO_VERIFY},
+    {"json", required_argument, NULL, OPT_JSON},
+    {"label", required_argument, NULL, OPT_LABEL},
+    {"quiet", no_argument, NULL, OPT_QUIET},
+    {"help", no_argument, NULL, OPT_HELP},
+    {"shards", required_argument, NULL, OPT_SHARDS},
+    {"steer", no_argument, NULL, OPT_STEER},
+    {NULL, 0, NULL, 0},
+};
+
+/* Returns 0, 1 for --help, -1 with a message in err. */
+static int parse_args(int argc, char **argv, struct pg_opts *o, char *err, size_t cap)
+{
+    bool no_flush = false, no_verify = false;
+    uint64_t u;
+    int ch;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
+        const char *a = optarg;
+        bool ok = true;
+        switch (ch) {
+        case OPT_MODE:
+            if (strcmp(a, "tcp") == 0)
+                o->mode = PG_MODE_TCP;
+            else if (strcmp(a, "udp") == 0)
+                o->mode = PG_MODE_UDP;
+            else
+                ok = false;
+            break;
+        case OPT_HOST: ok = *a != 0; o->host = a; break;
+        case OPT_PORT: ok = parse_u64(a, 1, 65535, &u); o->port = (uint16_t)u; break;
+        case OPT_FLOWS: ok = parse_u64(a, 1, PG_MAX_FLOWS, &u); o->flows = (uint32_t)u; break;
+        case OPT_WINDOW: ok = parse_u64(a, 1, PG_MAX_WINDOW, &u); o->window = (uint32_t)u; break;
+        case OPT_CMDS: ok = parse_u64(a, 1, PG_MAX_CMDS, &u); o->cmds = (uint32_t)u; break;
+        case OPT_RATE: ok = parse_dbl(a, 0, PG_MAX_RATE, &o->rate) && (o->rate == 0 || o->rate >= 1); break;
+        case OPT_ARRIVAL:
+            ok = strcmp(a, "constant") == 0 || strcmp(a, "poisson") == 0;
+            o->poisson = strcmp(a, "poisson") == 0;
+            break;
+        case OPT_DURATION: ok = parse_dbl(a, 1e-3, 1e6, &o->duration_s); break;
+        case OPT_WARMUP: ok = parse_dbl(a, 0, 1e6, &o->warmup_s); break;
+        case OPT_TIMEOUT: ok = parse_u64(a, 1, 600000, &u); o->timeout_ms = (uint32_t)u; break;
+        case OPT_KEYS: ok = parse_u64(a, 1, WL_MAX_KEYS, &u); o->wl.keys = u; break;
+        case OPT_KEY_SIZE: ok = parse_u64(a, 2, WL_MAX_KEY_SIZE, &u); o->wl.key_size = (uint32_t)u; break;
+        case OPT_VALUE_SIZE: ok = parse_u64(a, 1, WL_MAX_VALUE_SIZE, &u); o->wl.value_size = (uint32_t)u; break;
+        case OPT_DIST:
+            if (wl_parse_dist(&o->wl, a, err, cap) != 0)
+                return -1;
+            break;
+        case OPT_MIX:
+            if (wl_parse_mix(&o->wl, a, err, cap) != 0)
+                return -1;
+            break;
+        case OPT_MGET: ok = parse_u64(a, 1, WL_MAX_MGET, &u); o->wl.mget_batch = (uint32_t)u; break;
+        case OPT_SEED: ok = parse_u64(a, 0, UINT64_MAX, &u); o->wl.seed = u; break;
+        case OPT_LOAD: o->load = true; break;
+        case OPT_CHECK: o->check = true; break;
+        case OPT_NO_FLUSH: no_flush = true; break;
+        case OPT_NO_VERIFY: no_verify = true; break;
+        case OPT_JSON: ok = *a != 0; o->json_path = a; break;
+        case OPT_LABEL: o->label = a; break;
+        case OPT_QUIET: o->progress = false; break;
+        case OPT_HELP: return 1;
+        case OPT_SHARDS: ok = parse_u64(a, 0, HP_MAX_SHARDS, &u); o->shards = (uint32_t)u; break;
+        case OPT_STEER: o->steer = true; break;
+        default:
+            snprintf(err, cap, "unknown option or missing value: '%s'", argv[optind - 1]);
+            return -1;
+        }
+        if (!ok) {
+            snprintf(err, cap, "bad value for --%s: '%s' (see --help)",
+                     long_opts[ch - OPT_MODE].name, a ? a : "");
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        snprintf(err, cap, "unexpected argument '%s'", argv[optind]);
+        return -1;
+    }
+    if ((no_flush || no_verify) && !o->check) {
+        snprintf(err, cap, "--no-flush and --no-verify only make sense with --check");
+        return -1;
+    }
+    o->flush = o->check && !no_flush;
+    o->verify = o->check && !no_verify;
+    if (o->mode == PG_MODE_UDP && o->window > HPC_MAX_OUTSTANDING) {
+        snprintf(err, cap, "udp mode: window must be at most %d", HPC_MAX_OUTSTANDING);
+        return -1;
+    }
+    return pg_opts_check(o, err, cap);
+}
+
+int main(int argc, char **argv)
+{
+    struct pg_opts o;
+    char err[512];
+    pg_opts_defaults(&o);
+    int a = parse_args(argc, argv, &o, err, sizeof(err));
+    if (a == 1) {
+        usage(stdout);
+        return 0;
+    }
+    if (a < 0) {
+        fprintf(stderr, "hotpath-pktgen: %s\n", err);
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    struct pg_engine *e = calloc(1, sizeof(*e));
+    if (!e || pg_engine_init(e, &o, err, sizeof(err)) != 0) {
+        fprintf(stderr, "hotpath-pktgen: %s\n", e ? err : "out of memory");
+        free(e);
+        return 2;
+    }
+    int rc = o.mode == PG_MODE_TCP ? pg_tcp_run(e) : pg_udp_run(e);
+    if (rc != 0 && !e->fatal[0])
+        snprintf(e->fatal, sizeof(e->fatal), "transport failed");
+    report_text(stdout, e);
+    if (o.json_path) {
+        FILE *f = strcmp(o.json_path, "-") == 0 ? stdout : fopen(o.json_path, "w");
+        if (!f) {
+            fprintf(stderr, "hotpath-pktgen: cannot write %s: %s\n", o.json_path, strerror(errno));
+            rc = -1;
+        } else {
+            report_json(f, e);
+            if (f != stdout && fclose(f) != 0) {
+                fprintf(stderr, "hotpath-pktgen: writing %s failed\n", o.json_path);
+                rc = -1;
+            }
+        }
+    }
+    bool passed = report_passed(e) && rc == 0;
+    pg_engine_free(e);
+    free(e);
+    return passed ? 0 : 1;
+}

@@ -21,7 +21,8 @@ BUILD_DIR=${HOTPATH_BUILD_DIR:-build}
 PACKAGES=(gcc libc6-dev pkg-config meson ninja-build
           libdpdk-dev liburing-dev libjemalloc-dev libcunit1-dev
           redis-server redis-tools python3 python3-redis
-          iproute2 procps ca-certificates)
+          iproute2 procps ca-certificates
+          dpdk-dev gnuplot-nox)   # dpdk-testpmd (pktgen's reflector), bench charts
 
 missing_packages() {
     local p

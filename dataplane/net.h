@@ -71,5 +71,12 @@ void net_close(struct net *n, struct conn *c);
  * (0 = never wait).  Returns the number of events processed, or -errno.
  */
 int net_poll(struct net *n, int64_t timeout_us);
+/*
+ * Also end a net_poll wait when `fd` (owned by the caller, e.g. an epoll fd
+ * of NIC RX queue interrupts) becomes readable; `ready` is then called from
+ * net_poll and must make fd unreadable again (drain it), since the fd is
+ * watched level-triggered.  One such fd per backend.  Returns 0 or -errno.
+ */
+int net_watch_fd(struct net *n, int fd, void (*ready)(struct worker *w));
 
 #endif

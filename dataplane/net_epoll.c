@@ -202,7 +202,8 @@ void net_accept_error_log(struct net *n, int err)
 #define EPL_ACCEPT_BATCH 64         /* accepts per listener per poll */
 
 /* epoll_event.data.u64: object pointer | tag (objects are 8-byte aligned). */
-enum { EPL_TAG_CONN = 1, EPL_TAG_LISTENER = 2, EPL_TAG_WAKE = 3, EPL_TAG_MASK = 7 };
+enum { EPL_TAG_CONN = 1, EPL_TAG_LISTENER = 2, EPL_TAG_WAKE = 3, EPL_TAG_WATCH = 4,
+       EPL_TAG_MASK = 7 };
 
 enum {
     EC_PAUSED = 1u << 0,
@@ -581,6 +582,9 @@ static int epl_poll(struct net *base, int64_t timeout_us)
         case EPL_TAG_WAKE:
             epl_wake(n);
             break;
+        case EPL_TAG_WATCH:
+            n->base.watch_ready(n->base.w);
+            break;
         default:
             HP_ASSERT(!"unknown epoll tag");
         }
@@ -656,6 +660,15 @@ static void epl_stop_listening(struct net *base)
     }
 }
 
+static int epl_watch(struct net *base, int fd)
+{
+    struct net_epoll *n = epl_of(base);
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = epl_tag(n, EPL_TAG_WATCH)};
+    if (epoll_ctl(n->epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
+        return -errno;
+    return 0;
+}
+
 static void epl_destroy(struct net *base)
 {
     struct net_epoll *n = epl_of(base);
@@ -685,6 +698,7 @@ static const struct net_ops epl_ops = {
     .resume_recv = epl_resume,
     .close = epl_close,
     .poll = epl_poll,
+    .watch = epl_watch,
 };
 
 struct net *net_epoll_create(struct worker *w, int wake_fd, int *listen_fds, int nlisten,

@@ -30,6 +30,7 @@ struct net_ops {
     void (*resume_recv)(struct net *n, struct conn *c);
     void (*close)(struct net *n, struct conn *c);
     int (*poll)(struct net *n, int64_t timeout_us);
+    int (*watch)(struct net *n, int fd);
 };
 
 /* The head of every backend's state (each backend struct embeds it first). */
@@ -37,6 +38,8 @@ struct net {
     const struct net_ops *ops;
     struct worker *w;
     int wake_fd;                    /* -1: no wake-up source */
+    int watch_fd;                   /* net_watch_fd's fd, valid while watch_ready is set */
+    void (*watch_ready)(struct worker *w);
     int64_t accept_log_us;          /* last accept warning (monotonic) */
     uint64_t accept_log_suppressed; /* warnings skipped since then */
 };

@@ -102,6 +102,10 @@ struct net_uring {
     bool recv_multishot, recv_multishot_seen;
     bool no_buf_ring;            /* test override, see uring_test_overrides */
     bool wake_armed;
+    bool watch_armed;
+    /* user_data object of the net_watch_fd poll (the backend itself is
+     * that of the wake-up poll; both use UR_OP_WAKE). */
+    struct { uint64_t unused; } watch_tag __attribute__((aligned(8)));
     bool destroying;             /* no callbacks, no re-arming */
     struct io_uring_buf_ring *br; /* NULL: per-connection buffers */
     uint8_t *bufs;
@@ -510,6 +514,37 @@ static void uring_on_wake(struct net_uring *n, int res)
     uring_wake_arm(n);
 }
 
+static void uring_watch_arm(struct net_uring *n)
+{
+    struct io_uring_sqe sqe;
+    memset(&sqe, 0, sizeof(sqe));
+    io_uring_prep_poll_add(&sqe, n->base.watch_fd, POLLIN);
+    io_uring_sqe_set_data64(&sqe, ur_data(&n->watch_tag, UR_OP_WAKE));
+    uring_push(n, &sqe);
+    n->watch_armed = true;
+}
+
+static void uring_on_watch(struct net_uring *n, int res)
+{
+    n->watch_armed = false;
+    if (n->destroying || res == -ECANCELED)
+        return;
+    if (res < 0 && res != -EINTR && res != -EAGAIN) {
+        log_warning("io_uring: watched fd: %s; no longer watched", strerror(-res));
+        return;
+    }
+    n->base.watch_ready(n->base.w);
+    uring_watch_arm(n);
+}
+
+static int uring_watch(struct net *base, int fd)
+{
+    struct net_uring *n = ur_of(base);
+    (void)fd; /* in base.watch_fd */
+    uring_watch_arm(n);
+    return 0;
+}
+
 /* ---- completion loop ----------------------------------------------------------- */
 
 static void uring_dispatch(struct net_uring *n, uint64_t ud, int res, unsigned flags)
@@ -536,7 +571,10 @@ static void uring_dispatch(struct net_uring *n, uint64_t ud, int res, unsigned f
         uring_on_accept(n, p, res, flags);
         return;
     case UR_OP_WAKE:
-        uring_on_wake(n, res);
+        if (p == &n->watch_tag)
+            uring_on_watch(n, res);
+        else
+            uring_on_wake(n, res);
         return;
     default:
         HP_ASSERT(!"unknown io_uring operation");
@@ -685,7 +723,7 @@ static void uring_stop_listening(struct net *base)
 
 static bool uring_outstanding(const struct net_uring *n)
 {
-    if (n->wake_armed)
+    if (n->wake_armed || n->watch_armed)
         return true;
     for (int i = 0; i < n->nlisteners; i++)
         if (n->listeners[i].armed)
@@ -704,6 +742,8 @@ static bool uring_drain(struct net_uring *n)
     uring_stop_listening(&n->base);
     if (n->wake_armed)
         uring_prep_cancel(n, ur_data(n, UR_OP_WAKE), UR_OP_NONE);
+    if (n->watch_armed)
+        uring_prep_cancel(n, ur_data(&n->watch_tag, UR_OP_WAKE), UR_OP_NONE);
     for (struct ur_conn *u = n->conns; u; u = u->next) {
         uring_conn_cancel_recv(n, u);
         if ((u->flags & UC_SEND_ARMED) && !(u->flags & UC_CLOSING)) {
@@ -763,6 +803,7 @@ static const struct net_ops uring_ops = {
     .resume_recv = uring_resume,
     .close = uring_close,
     .poll = uring_poll,
+    .watch = uring_watch,
 };
 
 /* ---- set-up ---------------------------------------------------------------------- */
@@ -1001,3 +1042,16 @@ void net_pause_recv(struct net *n, struct conn *c) { n->ops->pause_recv(n, c); }
 void net_resume_recv(struct net *n, struct conn *c) { n->ops->resume_recv(n, c); }
 void net_close(struct net *n, struct conn *c) { n->ops->close(n, c); }
 int net_poll(struct net *n, int64_t timeout_us) { return n->ops->poll(n, timeout_us); }
+
+int net_watch_fd(struct net *n, int fd, void (*ready)(struct worker *w))
+{
+    HP_ASSERT(fd >= 0 && ready != NULL);
+    if (n->watch_ready != NULL)
+        return -EBUSY;
+    n->watch_fd = fd;
+    n->watch_ready = ready;
+    int rc = n->ops->watch(n, fd);
+    if (rc != 0)
+        n->watch_ready = NULL;
+    return rc;
+}

@@ -23,6 +23,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <rte_lcore.h>
+#include <sched.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -41,9 +44,13 @@
 #define PX_SPIN_LIMIT_MS 5000      /* remote/multi-shard write waiting for the ring */
 #define PX_HELD_SLEEP_US 50        /* idle sleep cap while holding replies */
 #define PX_ALWAYS_THREAD_IDLE_US 50 /* log thread poll ceiling with appendfsync always */
-/* Segment size: recovery reads the active segment whole, preallocated
- * zeros included, so smaller segments mean faster restarts. */
-#define PX_SEGMENT_BYTES ((uint64_t)8 << 20)
+/* Log sizes: the largest record is min(ring / 2, staging - 4 KiB,
+ * segment - 4 KiB) = 16 MiB, so values up to about 16 MiB can be logged.
+ * Segments stay small because recovery reads the active one whole,
+ * preallocated zeros included: smaller segments, faster restarts. */
+#define PX_RING_BYTES ((size_t)32 << 20)
+#define PX_STAGING_BYTES (((size_t)16 << 20) + 4096)
+#define PX_SEGMENT_BYTES (((uint64_t)16 << 20) + 8192)
 #define PX_REC_SLACK 160           /* record header + SET/PXAT words + lengths */
 #define PX_HELD_MAX ((uint32_t)SLOT_POOL_MAX + (uint32_t)XMSG_POOL_MAX * HP_MAX_SHARDS + 16)
 
@@ -243,24 +250,50 @@ static bool px_exec_log(struct persist *p, const struct cmd_spec *spec, struct e
 
 enum px_admit { PX_GO = 0, PX_REFUSE, PX_WAIT };
 
-/* Upper bound of the largest value this write can leave behind. */
-static uint64_t px_value_bound(const struct cmd_spec *spec, struct exec_ctx *x)
+/*
+ * Upper bound of the largest key + value one record of this write can hold.
+ * A record's value is one argument (SET, MSET, GETSET...), an existing value
+ * (EXPIRE, RENAME...: bounded already, every value got in through this
+ * check or recovery), a number (INCR...), or grows an existing value
+ * (APPEND, SETRANGE: computed).  *handler_refuses: the handler itself
+ * rejects the growth (proto-max-bulk-len), so its error must win.
+ */
+static uint64_t px_record_bound(const struct cmd_spec *spec, struct exec_ctx *x,
+                                bool *handler_refuses)
 {
-    uint64_t total = 0;
-    for (int i = 1; i < x->argc; i++)
-        total += x->argv[i].len;
-    bool append = spec_is(spec, cmd_append);
-    bool setrange = spec_is(spec, cmd_setrange);
-    if ((append || setrange) && x->argc >= 2) {
-        struct entry *e = shard_find(exec_shard(x, x->argv[1]), x->db, x->argv[1], x->now_ms);
-        if (e != NULL)
-            total += entry_str(e).len;
-        int64_t off = 0;
-        if (setrange && x->argc == 4 && x->argv[3].len > 0 &&
-            str_to_i64(x->argv[2].ptr, x->argv[2].len, &off) == 0 && off > 0)
-            total += (uint64_t)off;
+    /* key + value <= the two longest arguments together */
+    uint64_t top1 = 0, top2 = 0;
+    for (int i = 1; i < x->argc; i++) {
+        uint64_t len = x->argv[i].len;
+        if (len > top1) {
+            top2 = top1;
+            top1 = len;
+        } else if (len > top2) {
+            top2 = len;
+        }
     }
-    return total;
+    *handler_refuses = false;
+    bool append = spec_is(spec, cmd_append) && x->argc == 3;
+    bool setrange = spec_is(spec, cmd_setrange) && x->argc == 4;
+    if (!append && !setrange)
+        return top1 + top2;
+    struct entry *e = shard_find(exec_shard(x, x->argv[1]), x->db, x->argv[1], x->now_ms);
+    uint64_t cur = e != NULL ? entry_str(e).len : 0;
+    uint64_t key = x->argv[1].len;
+    uint64_t grown;
+    if (append) {
+        grown = cur + x->argv[2].len;
+    } else {
+        int64_t off = 0;
+        if (str_to_i64(x->argv[2].ptr, x->argv[2].len, &off) != 0 || off < 0) {
+            *handler_refuses = true; /* "ERR offset is out of range" / not an integer */
+            return 0;
+        }
+        grown = x->argv[3].len == 0 ? cur : HP_MAX(cur, (uint64_t)off + x->argv[3].len);
+    }
+    if (grown > (uint64_t)x->max_bulk)
+        *handler_refuses = true;
+    return key + grown;
 }
 
 static enum px_admit px_admit(struct persist *p, const struct cmd_spec *spec,
@@ -270,7 +303,9 @@ static enum px_admit px_admit(struct persist *p, const struct cmd_spec *spec,
         aof_log_error_text(p->log, err, cap);
         return PX_REFUSE;
     }
-    if (px_value_bound(spec, x) + PX_REC_SLACK > p->max_record) {
+    bool handler_refuses = false;
+    uint64_t bound = px_record_bound(spec, x, &handler_refuses);
+    if (!handler_refuses && bound + PX_REC_SLACK > p->max_record) {
         snprintf(err, cap,
                  "ERR write too large for the append-only log (records are limited to %zu bytes)",
                  p->max_record);
@@ -590,8 +625,8 @@ bad:
 }
 
 /* The layout file: the shard count every record in the log was written
- * with, or 0 when the log mixes layouts (then replay is serial and routes
- * each record by its key). */
+ * with (a missing file is tolerated: replay then checks each record's key
+ * against its shard id and refuses on a mismatch). */
 static long px_layout_read(const char *dir)
 {
     char path[CONFIG_STR_MAX + 64], buf[32];
@@ -654,6 +689,25 @@ static int px_prepare_dir(const char *dir)
     return 0;
 }
 
+/*
+ * Threads inherit their creator's CPU mask, and the EAL pinned the main
+ * thread to the main lcore's CPU: replay threads created from it would all
+ * share that one CPU.  While recovering (before the workers run) let them
+ * use the workers' CPUs too.  The log thread is created after the mask is
+ * restored, so it shares the main lcore's CPU, which otherwise only sleeps.
+ */
+static bool px_widen_affinity(const struct runtime *rt, cpu_set_t *saved)
+{
+    if (pthread_getaffinity_np(pthread_self(), sizeof(*saved), saved) != 0)
+        return false;
+    cpu_set_t wide = *saved;
+    for (uint32_t i = 0; i < rt->nworkers; i++) {
+        rte_cpuset_t cs = rte_lcore_cpuset(rt->workers[i]->lcore);
+        CPU_OR(&wide, &wide, &cs);
+    }
+    return pthread_setaffinity_np(pthread_self(), sizeof(wide), &wide) == 0;
+}
+
 static void persist_free(struct persist *p)
 {
     for (uint32_t i = 0; i < HP_MAX_SHARDS; i++) {
@@ -671,15 +725,30 @@ int persist_start(struct runtime *rt)
     const struct hp_config *cfg = rt->cfg;
     if (!cfg->appendonly)
         return 0;
+    /* UDP requests do not go through the admit / log / hold steps yet: an
+     * acknowledged UDP write could be lost, so refuse the combination. */
+    if (cfg->udp_ports[0] != '\0') {
+        log_warning("AOF: appendonly yes is not supported together with udp-ports yet");
+        return -1;
+    }
     const char *dir = cfg->dir;
     if (px_prepare_dir(dir) != 0)
         return -1;
     struct persist *p = calloc(1, sizeof(*p));
     if (p == NULL)
         return -1;
+    /* Records carry the writer's shard ids and are replayed per shard in
+     * parallel; FLUSHDB records only make sense in the writer's layout.
+     * Changing the worker count needs a log rewrite (not implemented). */
     long layout = px_layout_read(dir);
-    struct px_replay rp = {.rt = rt, .now_ms = clock_unix_ms(),
-                           .same_layout = layout == (long)rt->nworkers};
+    if (layout > 0 && layout != (long)rt->nworkers) {
+        log_warning("AOF: the log in %s was written with %ld workers; start with --workers %ld "
+                    "(changing the worker count of a logged dataset is not supported yet)",
+                    dir, layout, layout);
+        free(p);
+        return -1;
+    }
+    struct px_replay rp = {.rt = rt, .now_ms = clock_unix_ms(), .same_layout = true};
     struct aof_progress_logger pl = {0};
     struct aof_recover_opts ro = {
         .dir = dir,
@@ -692,7 +761,13 @@ int persist_start(struct runtime *rt)
     };
     struct aof_recover_result rr;
     uint64_t t0 = clock_mono_ns();
-    if (aof_recover(&ro, &rr) != 0) {
+    cpu_set_t saved;
+    bool widened = px_widen_affinity(rt, &saved);
+    int rrc = aof_recover(&ro, &rr);
+    int arc = widened ? pthread_setaffinity_np(pthread_self(), sizeof(saved), &saved) : 0;
+    if (arc != 0)
+        log_warning("AOF: cannot restore the main thread's CPU mask: %s", strerror(arc));
+    if (rrc != 0) {
         log_warning("AOF: cannot load the append-only log in %s: %s", dir, rr.error);
         if (!cfg->aof_load_corrupt)
             log_warning("AOF: to start anyway, skipping the damaged data, set "
@@ -706,10 +781,7 @@ int persist_start(struct runtime *rt)
                    (double)(clock_mono_ns() - t0) / 1e9,
                    rr.truncated_bytes ? " after cutting a torn tail" : "");
     p->loaded_records = rr.records;
-    /* Every record appended from now on uses our layout; an older log in
-     * another layout makes the whole log mixed until it is rewritten. */
-    long new_layout = (rr.fresh || rr.records == 0 || rp.same_layout) ? (long)rt->nworkers : 0;
-    int rc = px_layout_write(dir, new_layout);
+    int rc = px_layout_write(dir, (long)rt->nworkers);
     if (rc != 0) {
         log_warning("AOF: cannot write %s/%s: %s", dir, PX_LAYOUT_NAME, strerror(-rc));
         aof_recover_result_free(&rr);
@@ -720,6 +792,8 @@ int persist_start(struct runtime *rt)
     aof_log_config_init(&lc, dir);
     lc.nshards = rt->nworkers;
     lc.segment_bytes = PX_SEGMENT_BYTES;
+    lc.ring_bytes = PX_RING_BYTES;
+    lc.staging_bytes = PX_STAGING_BYTES;
     p->fsync = (enum aof_fsync_policy)cfg->appendfsync;
     lc.fsync = p->fsync;
     if (p->fsync == AOF_FSYNC_ALWAYS)

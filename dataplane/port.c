@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <rte_ethdev.h>
 #include <rte_errno.h>
+#include <rte_flow.h>
 #include <rte_mbuf.h>
 #include <string.h>
 
@@ -182,6 +183,142 @@ static void port_offloads(struct udp_port *p, const struct rte_eth_dev_info *inf
     }
 }
 
+/* One rule: IPv4 to our address, UDP destination udp-port + s -> RX queue s. */
+static int flow_rule(struct udp_port *p, uint32_t s, bool create, struct rte_flow **out,
+                     struct rte_flow_error *ferr)
+{
+    struct rte_flow_attr attr = {.ingress = 1};
+    struct rte_flow_item_ipv4 ip_spec = {.hdr.dst_addr = htonl(p->pc.ip)};
+    struct rte_flow_item_ipv4 ip_mask = {.hdr.dst_addr = UINT32_MAX};
+    struct rte_flow_item_udp udp_spec = {.hdr.dst_port = htons((uint16_t)(p->pc.port_lo + s))};
+    struct rte_flow_item_udp udp_mask = {.hdr.dst_port = UINT16_MAX};
+    struct rte_flow_item pattern[] = {
+        {.type = RTE_FLOW_ITEM_TYPE_ETH},
+        {.type = RTE_FLOW_ITEM_TYPE_IPV4, .spec = &ip_spec, .mask = &ip_mask},
+        {.type = RTE_FLOW_ITEM_TYPE_UDP, .spec = &udp_spec, .mask = &udp_mask},
+        {.type = RTE_FLOW_ITEM_TYPE_END},
+    };
+    struct rte_flow_action_queue queue = {.index = (uint16_t)s};
+    struct rte_flow_action actions[] = {
+        {.type = RTE_FLOW_ACTION_TYPE_QUEUE, .conf = &queue},
+        {.type = RTE_FLOW_ACTION_TYPE_END},
+    };
+    memset(ferr, 0, sizeof(*ferr));
+    if (!create)
+        return rte_flow_validate(p->port_id, &attr, pattern, actions, ferr);
+    *out = rte_flow_create(p->port_id, &attr, pattern, actions, ferr);
+    return *out != NULL ? 0 : -1;
+}
+
+static void flows_destroy(struct udp_port *p)
+{
+    for (uint32_t s = 0; s < p->nflows; s++) {
+        struct rte_flow_error ferr;
+        if (rte_flow_destroy(p->port_id, p->flows[s], &ferr) != 0)
+            log_warning("port %u: cannot remove steering rule %u: %s", p->port_id, s,
+                        ferr.message ? ferr.message : "?");
+        p->flows[s] = NULL;
+    }
+    p->nflows = 0;
+}
+
+/* Steer each shard's UDP port to its owner's RX queue, so no request needs
+ * a software hand-over for routing.  All rules or none: a partial set would
+ * only make the fallback harder to reason about.  Any failure is one log
+ * line, and the software hand-over (udp.c) keeps working either way. */
+static void flows_install(struct udp_port *p)
+{
+    if (p->nrxq < 2)
+        return; /* one queue: nothing to steer */
+    struct rte_flow_error ferr;
+    const char *step = "validate";
+    uint32_t s = 0;
+    for (; s < p->nrxq; s++)
+        if (flow_rule(p, s, false, NULL, &ferr) != 0)
+            goto fail;
+    step = "create";
+    for (s = 0; s < p->nrxq; s++) {
+        if (flow_rule(p, s, true, &p->flows[s], &ferr) != 0)
+            goto fail;
+        p->nflows = s + 1;
+    }
+    log_notice("UDP port %u (%s): rte_flow steering on: UDP %u-%u to RX queues 0-%u",
+               p->port_id, p->name, p->pc.port_lo, p->pc.port_lo + p->nrxq - 1,
+               p->nrxq - 1);
+    return;
+fail:
+    flows_destroy(p);
+    log_warning("UDP port %u (%s): rte_flow steering unavailable (%s of rule %u: %s); "
+               "requests for other shards are handed over in software",
+               p->port_id, p->name, step, s, ferr.message ? ferr.message : rte_strerror(rte_errno));
+}
+
+/* Configure the device and set its queues up (the device is stopped). */
+static int port_queues_setup(struct udp_rt *u, struct udp_port *p,
+                             const struct rte_eth_dev_info *info, const struct rte_eth_conf *conf,
+                             char *err, size_t errlen)
+{
+    int rc = rte_eth_dev_configure(p->port_id, p->nrxq, p->ntxq, conf);
+    if (rc != 0) {
+        snprintf(err, errlen, "port %u (%s): configure %u/%u queues: %s", p->port_id, p->name,
+                 p->nrxq, p->ntxq, strerror(-rc));
+        return -1;
+    }
+    uint16_t nrxd = UDP_RING_DESC, ntxd = UDP_RING_DESC;
+    if (rte_eth_dev_adjust_nb_rx_tx_desc(p->port_id, &nrxd, &ntxd) != 0) {
+        nrxd = UDP_RING_DESC;
+        ntxd = UDP_RING_DESC;
+    }
+    int socket = rte_eth_dev_socket_id(p->port_id);
+    if (socket < 0)
+        socket = (int)rte_socket_id();
+    for (uint16_t q = 0; q < p->nrxq; q++) {
+        struct rte_eth_rxconf rxc = info->default_rxconf;
+        rxc.offloads = conf->rxmode.offloads;
+        rc = rte_eth_rx_queue_setup(p->port_id, q, nrxd, (unsigned)socket, &rxc, u->pools[q]);
+        if (rc != 0) {
+            snprintf(err, errlen, "port %u: RX queue %u: %s", p->port_id, q, strerror(-rc));
+            return -1;
+        }
+    }
+    for (uint16_t q = 0; q < p->ntxq; q++) {
+        struct rte_eth_txconf txc = info->default_txconf;
+        txc.offloads = conf->txmode.offloads;
+        rc = rte_eth_tx_queue_setup(p->port_id, q, ntxd, (unsigned)socket, &txc);
+        if (rc != 0) {
+            snprintf(err, errlen, "port %u: TX queue %u: %s", p->port_id, q, strerror(-rc));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* With intr_conf.rxq set and the port started: can every RX queue raise an
+ * interrupt on an fd?  Leaves them disabled (workers arm them only before
+ * sleeping).  NULL when yes, else what failed. */
+static const char *rx_intr_check(struct udp_port *p, int *rc)
+{
+    /* net_tap's queue fd is the tap fd itself, readable while packets
+     * wait, and it has no enable/disable.  Any other driver must have
+     * both, or a sleeping worker could miss its wake-up. */
+    p->rx_intr_level = strcmp(p->name, "net_tap") == 0;
+    for (uint16_t q = 0; q < p->nrxq; q++) {
+        if (!p->rx_intr_level) {
+            *rc = rte_eth_dev_rx_intr_enable(p->port_id, q);
+            if (*rc != 0)
+                return "rx_intr_enable";
+            *rc = rte_eth_dev_rx_intr_disable(p->port_id, q);
+            if (*rc != 0)
+                return "rx_intr_disable";
+        }
+        *rc = rte_eth_dev_rx_intr_ctl_q_get_fd(p->port_id, q);
+        if (*rc < 0)
+            return "rx_intr_ctl_q_get_fd";
+    }
+    *rc = 0;
+    return NULL;
+}
+
 static int port_start(struct udp_rt *u, struct udp_port *p, char *err, size_t errlen)
 {
     struct rte_eth_dev_info info;
@@ -200,38 +337,34 @@ static int port_start(struct udp_rt *u, struct udp_port *p, char *err, size_t er
     struct rte_eth_conf conf;
     memset(&conf, 0, sizeof(conf));
     port_offloads(p, &info, &conf);
-    rc = rte_eth_dev_configure(p->port_id, p->nrxq, p->ntxq, &conf);
-    if (rc != 0) {
-        snprintf(err, errlen, "port %u (%s): configure %u/%u queues: %s", p->port_id, p->name,
-                 p->nrxq, p->ntxq, strerror(-rc));
+    /* RX interrupts: asked for only when workers may sleep; a device that
+     * refuses them at configure or start is set up again without. */
+    conf.intr_conf.rxq = u->rx_intr_wanted ? 1 : 0;
+    char why[160] = "";
+    if (conf.intr_conf.rxq && port_queues_setup(u, p, &info, &conf, why, sizeof(why)) != 0)
+        conf.intr_conf.rxq = 0;
+    else if (conf.intr_conf.rxq && (rc = rte_eth_dev_start(p->port_id)) != 0) {
+        snprintf(why, sizeof(why), "start: %s", strerror(-rc));
+        conf.intr_conf.rxq = 0;
+    }
+    if (conf.intr_conf.rxq) {
+        const char *what = rx_intr_check(p, &rc);
+        if (what != NULL) {
+            snprintf(why, sizeof(why), "%s: %s", what, strerror(rc < 0 ? -rc : rc));
+            conf.intr_conf.rxq = 0;
+        }
+        rc = rte_eth_dev_stop(p->port_id); /* started again below */
+        if (rc != 0) {
+            snprintf(err, errlen, "port %u (%s): stop: %s", p->port_id, p->name, strerror(-rc));
+            return -1;
+        }
+    }
+    p->rx_intr = conf.intr_conf.rxq != 0;
+    if (u->rx_intr_wanted && !p->rx_intr)
+        log_notice("UDP port %u (%s): no RX interrupts (%s); idle workers poll it with back-off",
+                   p->port_id, p->name, why);
+    if (!p->rx_intr && port_queues_setup(u, p, &info, &conf, err, errlen) != 0)
         return -1;
-    }
-    uint16_t nrxd = UDP_RING_DESC, ntxd = UDP_RING_DESC;
-    if (rte_eth_dev_adjust_nb_rx_tx_desc(p->port_id, &nrxd, &ntxd) != 0) {
-        nrxd = UDP_RING_DESC;
-        ntxd = UDP_RING_DESC;
-    }
-    int socket = rte_eth_dev_socket_id(p->port_id);
-    if (socket < 0)
-        socket = (int)rte_socket_id();
-    for (uint16_t q = 0; q < p->nrxq; q++) {
-        struct rte_eth_rxconf rxc = info.default_rxconf;
-        rxc.offloads = conf.rxmode.offloads;
-        rc = rte_eth_rx_queue_setup(p->port_id, q, nrxd, (unsigned)socket, &rxc, u->pools[q]);
-        if (rc != 0) {
-            snprintf(err, errlen, "port %u: RX queue %u: %s", p->port_id, q, strerror(-rc));
-            return -1;
-        }
-    }
-    for (uint16_t q = 0; q < p->ntxq; q++) {
-        struct rte_eth_txconf txc = info.default_txconf;
-        txc.offloads = conf.txmode.offloads;
-        rc = rte_eth_tx_queue_setup(p->port_id, q, ntxd, (unsigned)socket, &txc);
-        if (rc != 0) {
-            snprintf(err, errlen, "port %u: TX queue %u: %s", p->port_id, q, strerror(-rc));
-            return -1;
-        }
-    }
     for (uint32_t i = 0; i < HP_MAX_SHARDS; i++)
         rte_spinlock_init(&p->txlock[i]);
     struct rte_ether_addr mac;
@@ -250,13 +383,14 @@ static int port_start(struct udp_rt *u, struct udp_port *p, char *err, size_t er
         return -1;
     }
     p->started = true;
+    flows_install(p);
     char ipbuf[INET_ADDRSTRLEN];
     struct in_addr a = {.s_addr = htonl(p->pc.ip)};
     inet_ntop(AF_INET, &a, ipbuf, sizeof(ipbuf));
     log_notice("UDP port %u (%s): %s, UDP %u-%u, %u RX / %u TX queues, mtu %u, "
-               "offloads rx-csum %s tx-csum %s%s",
+               "offloads rx-csum %s tx-csum %s, rx-interrupts %s%s",
                p->port_id, p->name, ipbuf, p->pc.port_lo, p->pc.port_hi, p->nrxq, p->ntxq, mtu,
-               p->rx_csum ? "on" : "off", p->tx_flags ? "on" : "off",
+               p->rx_csum ? "on" : "off", p->tx_flags ? "on" : "off", p->rx_intr ? "on" : "off",
                p->ntxq < u->nworkers ? " (TX queues shared, locked)" : "");
     return 0;
 }
@@ -266,6 +400,7 @@ int udp_ports_setup(struct udp_rt *u, const struct hp_config *cfg, char *err, si
     if (parse_port_list(u, cfg, err, errlen) != 0 || parse_addrs(u, cfg, err, errlen) != 0)
         return -1;
     u->amp_factor = (uint32_t)cfg->udp_amplification_factor;
+    u->rx_intr_wanted = cfg->poll_mode != POLL_BUSY;
     u->sessions = (uint32_t)cfg->udp_sessions;
     u->reply_cache = (uint64_t)cfg->udp_reply_cache;
     if (pools_create(u, cfg, udp_mbuf_priv_size(), err, errlen) != 0)
@@ -289,6 +424,7 @@ void udp_ports_stop(struct udp_rt *u)
         struct udp_port *p = &u->ports[i];
         if (!p->started)
             continue;
+        flows_destroy(p);
         int rc = rte_eth_dev_stop(p->port_id);
         if (rc != 0)
             log_warning("port %u: stop: %s", p->port_id, strerror(-rc));

@@ -94,6 +94,9 @@ struct xop {
     uint8_t proto;
     struct xmsg *args;             /* argument copy (a message used as storage) */
     struct xmsg *parked[HP_MAX_SHARDS]; /* per remote shard: PARK, back as PARKED, then RELEASE */
+    /* Non-NULL: the op runs a UDP datagram (udp_run_held) instead of
+     * spec/args, and replies on the NIC; conn, slot, spec, args are unused. */
+    struct rte_mbuf *udp_mbuf;
 };
 
 /* Broadcast gather state (INFO, CLIENT LIST, CLIENT KILL). */

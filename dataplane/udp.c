@@ -24,12 +24,15 @@
 #include "udp.h"
 
 #include <rte_cycles.h>
+#include <rte_epoll.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_random.h>
 #include <rte_telemetry.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include "../common/log.h"
 #include "../common/resp.h"
@@ -39,9 +42,14 @@
 #define UDP_MAX_ARGS 1024             /* arguments per command over UDP */
 #define UDP_SCRATCH (64 * 1024)       /* linearised multi-segment request */
 #define UDP_DEFER_MAX 256             /* requests waiting for our shard */
+#define UDP_MULTI_MAX 256             /* multi-shard datagrams waiting for the op */
 #define UDP_OUT_LIMIT (HPPROTO_MAX_REPLY_LEN + (1u << 20))
 #define UDP_COOKIE_EPOCH_MS (120 * 1000)
 #define UDP_IDLE_SLEEP_MAX_US 1000    /* back-off cap while polling NIC queues */
+/* Sleeps after an RX interrupt that stay short (back-off cap): a queue's
+ * event may come before its packet can be received (net_tap reads only
+ * after a SIGIO handler ran, on whichever thread the kernel picked). */
+#define UDP_INTR_GRACE 4
 #define UDP_NONE UINT32_MAX
 
 /* Per-packet context in the mbuf's private area: survives the hand-over. */
@@ -52,6 +60,7 @@ struct udp_pkt {
     uint16_t port_idx;
     bool fresh_cookie;       /* previous-epoch cookie: offer a new one */
     uint8_t *lin;            /* linearised copy (heap) for multi-segment mbufs */
+    uint64_t need;           /* multi-shard datagram: the shards it touches */
 };
 
 struct udp_kept {
@@ -100,6 +109,18 @@ struct udp_worker {
     uint8_t *scratch;
     struct rte_mbuf *deferred[UDP_DEFER_MAX];
     uint32_t ndeferred;
+    struct rte_mbuf *multi[UDP_MULTI_MAX];   /* FIFO waiting for w->op */
+    uint32_t multi_head, nmulti;
+    /* RX interrupts: our queues' event fds in one epoll fd, which the
+     * worker's net_poll watches (net_watch_fd) while it sleeps. */
+    int epfd;                     /* -1: no queue with interrupts */
+    uint16_t qid;                 /* our queue number (= worker id) */
+    bool intr_q[UDP_MAX_PORTS];   /* our RX queue of port p raises interrupts */
+    bool watching;                /* net_watch_fd tried (on the worker thread) */
+    bool intr_ok;                 /* ... and succeeded */
+    bool intr_armed;              /* enabled for the current sleep */
+    uint32_t intr_grace;          /* short sleeps left after an interrupt */
+    uint64_t intr_wakeups;
 };
 
 size_t udp_mbuf_priv_size(void) { return sizeof(struct udp_pkt); }
@@ -498,7 +519,34 @@ static bool udp_forbidden(const struct cmd_spec *spec)
            strcmp(spec->name, "echo") != 0;
 }
 
-static void exec_one(struct worker *w, int argc, const struct hp_slice *argv, struct rbuf *out)
+static uint64_t all_shards(const struct worker *w)
+{
+    uint32_t n = w->rt->nworkers;
+    return n == 64 ? ~0ull : (1ull << n) - 1;
+}
+
+/* Shards one command touches; 0 for none (client commands, errors). */
+static uint64_t cmd_mask(struct worker *w, int argc, const struct hp_slice *argv)
+{
+    const struct cmd_spec *spec = cmd_lookup(argv[0].ptr, argv[0].len);
+    if (spec == NULL || !cmd_arity_ok(spec, argc))
+        return 0;
+    switch (spec->kind) {
+    case CMD_KIND_KEYED:
+        return dispatch_key_mask(w, spec, argc, argv);
+    case CMD_KIND_ALLSHARDS:
+    case CMD_KIND_SCAN:
+        /* SCAN's cursor names one shard, but parking all of them costs the
+         * same single op and needs no cursor parsing here. */
+        return all_shards(w);
+    default:
+        return 0;
+    }
+}
+
+/* Runs one command on the shards in `held` (which cover its keys). */
+static void exec_one(struct worker *w, int argc, const struct hp_slice *argv, struct rbuf *out,
+                     uint64_t held)
 {
     const struct cmd_spec *spec = cmd_lookup(argv[0].ptr, argv[0].len);
     if (spec == NULL) {
@@ -523,22 +571,26 @@ static void exec_one(struct worker *w, int argc, const struct hp_slice *argv, st
             resp_add_simple(out, "PONG");
         return;
     }
-    uint64_t mask = 0;
-    if (spec->kind == CMD_KIND_KEYED)
-        mask = dispatch_key_mask(w, spec, argc, argv);
-    else if (w->rt->nworkers > 1) {
-        resp_add_error(out, "ERR command needs every shard; use TCP when hotpathd has several "
-                            "workers");
-        return;
-    }
-    if (mask != 0 && mask != (1ull << w->id)) {
-        resp_add_error(out, "CROSSSLOT Keys in request don't hash to the same shard "
-                            "(a UDP request runs on one shard; use hash tags or TCP)");
-        return;
-    }
+    /* serve() acquired every shard of the datagram before running it. */
+    HP_ASSERT((cmd_mask(w, argc, argv) & ~held) == 0);
     struct exec_ctx x;
-    exec_ctx_init(&x, w, w->id, 1ull << w->id, 0, 2, argc, argv, out);
+    exec_ctx_init(&x, w, w->id, held, 0, 2, argc, argv, out);
     spec->exec(&x);
+}
+
+/* Shards the whole (well-formed) datagram touches. */
+static uint64_t dgram_mask(struct worker *w, const uint8_t *p, uint32_t len, uint16_t ncmds)
+{
+    struct udp_worker *u = w->udp;
+    uint64_t mask = 0;
+    size_t pos = 0;
+    for (uint16_t i = 0; i < ncmds; i++) {
+        int argc;
+        enum scan_rc rc = scan_cmd(p, len, &pos, u->argv, &argc, INT64_MAX);
+        HP_ASSERT(rc == SCAN_OK);
+        mask |= cmd_mask(w, argc, u->argv);
+    }
+    return mask;
 }
 
 /* Parse every command (nothing runs unless all are well formed). */
@@ -556,7 +608,8 @@ static enum scan_rc parse_all(struct worker *w, const uint8_t *p, uint32_t len, 
     return pos == len ? SCAN_OK : SCAN_MALFORMED;
 }
 
-static void execute_all(struct worker *w, const uint8_t *p, uint32_t len, uint16_t ncmds)
+static void execute_all(struct worker *w, const uint8_t *p, uint32_t len, uint16_t ncmds,
+                        uint64_t held)
 {
     struct udp_worker *u = w->udp;
     size_t pos = 0;
@@ -566,13 +619,80 @@ static void execute_all(struct worker *w, const uint8_t *p, uint32_t len, uint16
         enum scan_rc rc = scan_cmd(p, len, &pos, u->argv, &argc, INT64_MAX);
         HP_ASSERT(rc == SCAN_OK);
         size_t before = u->out.len;
-        exec_one(w, argc, u->argv, &u->out);
+        exec_one(w, argc, u->argv, &u->out, held);
         if (u->out.overflow || u->out.len > HPPROTO_MAX_REPLY_LEN) {
             /* The command ran; its reply cannot travel over UDP. */
             u->out.overflow = false;
             u->out.len = before;
             resp_add_error(&u->out, "ERR reply too large for UDP, use TCP");
         }
+    }
+}
+
+static bool same_request(struct rte_mbuf *m, const struct udp_pkt *ctx, uint64_t rid)
+{
+    const struct udp_pkt *o = pkt_ctx(m);
+    return o->hdr.request_id == rid && o->hdr.session_id == ctx->hdr.session_id &&
+           o->info.src_ip == ctx->info.src_ip && o->info.src_port == ctx->info.src_port;
+}
+
+/* Is this request queued for, or running under, the multi-shard op? */
+static bool multi_pending(const struct worker *w, const struct udp_pkt *ctx, uint64_t rid)
+{
+    const struct udp_worker *u = w->udp;
+    if (w->op.active && w->op.udp_mbuf != NULL && same_request(w->op.udp_mbuf, ctx, rid))
+        return true;
+    for (uint32_t i = 0; i < u->nmulti; i++)
+        if (same_request(u->multi[(u->multi_head + i) % UDP_MULTI_MAX], ctx, rid))
+            return true;
+    return false;
+}
+
+/* Start the oldest multi-shard datagram when the worker's op is free: the
+ * same hand-over as a TCP multi-shard command (xshard.c), with the datagram
+ * in place of the connection. */
+static void multi_kick(struct worker *w)
+{
+    struct udp_worker *u = w->udp;
+    if (u->nmulti == 0 || w->op.active)
+        return;
+    struct rte_mbuf *m = u->multi[u->multi_head];
+    uint64_t need = pkt_ctx(m)->need;
+    uint32_t remote = (uint32_t)__builtin_popcountll(need & ~(1ull << w->id));
+    /* One message per remote shard up front, like dispatch's run_multi. */
+    if (xmsg_available(w) < remote)
+        return;
+    u->multi_head = (u->multi_head + 1) % UDP_MULTI_MAX;
+    u->nmulti--;
+    struct xop *op = &w->op;
+    for (uint32_t s = 0; s < w->rt->nworkers; s++) {
+        op->parked[s] = NULL;
+        if (s != w->id && (need & (1ull << s))) {
+            op->parked[s] = xmsg_alloc(w);
+            HP_ASSERT(op->parked[s] != NULL);
+        }
+    }
+    op->active = true;
+    op->conn = NULL;
+    op->slot = NULL;
+    op->spec = NULL;
+    op->args = NULL;
+    op->need = need;
+    op->held = 0;
+    op->db = 0;
+    op->proto = 2;
+    op->udp_mbuf = m;
+    xshard_flush(w);
+    xop_start(w);
+}
+
+static void multi_free_all(struct udp_worker *u)
+{
+    for (; u->nmulti > 0; u->nmulti--) {
+        struct rte_mbuf *m = u->multi[u->multi_head];
+        u->multi_head = (u->multi_head + 1) % UDP_MULTI_MAX;
+        free(pkt_ctx(m)->lin);
+        rte_pktmbuf_free(m);
     }
 }
 
@@ -613,6 +733,12 @@ static void serve(struct worker *w, struct rte_mbuf *m)
         }
         if (v == HPPROTO_WIN_DUPLICATE) {
             const struct udp_kept *k = sess_kept(s, h->request_id);
+            if (k == NULL && multi_pending(w, ctx, h->request_id)) {
+                /* Still waiting for its shards: the reply will come, and a
+                 * later retransmission finds it kept. */
+                st->dup_inflight++;
+                goto done;
+            }
             if (k) {
                 st->dup_replays++;
                 send_reply(w, ctx, k->data, k->len, offer, &reuse);
@@ -641,7 +767,23 @@ static void serve(struct worker *w, struct rte_mbuf *m)
             goto done;
         }
     }
-    execute_all(w, payload, ctx->payload_len, h->cmd_count);
+    uint64_t need = dgram_mask(w, payload, ctx->payload_len, h->cmd_count);
+    if ((need & ~(1ull << w->id)) != 0) {
+        if (u->nmulti == UDP_MULTI_MAX) {
+            st->busy++;
+            send_status(w, ctx, HPPROTO_ST_BUSY, true, offer, &reuse);
+            goto done;
+        }
+        /* Marked now, so that a retransmission while it waits does not run
+         * it twice (multi_pending); its reply is kept when it has run. */
+        hpproto_window_mark(&u->sess[si].win, h->request_id);
+        pkt_ctx(m)->need = need;
+        u->multi[(u->multi_head + u->nmulti) % UDP_MULTI_MAX] = m;
+        u->nmulti++;
+        st->multi_shard++;
+        return; /* udp_poll starts it (multi_kick) */
+    }
+    execute_all(w, payload, ctx->payload_len, h->cmd_count, 1ull << w->id);
     st->ops += h->cmd_count;
     struct udp_session *s = &u->sess[si];
     hpproto_window_mark(&s->win, h->request_id);
@@ -673,6 +815,35 @@ static void serve_or_defer(struct worker *w, struct rte_mbuf *m)
     }
     st->deferred++;
     u->deferred[u->ndeferred++] = m;
+}
+
+void udp_run_held(struct worker *w, struct rte_mbuf *m, uint64_t held)
+{
+    struct udp_worker *u = w->udp;
+    struct udp_pkt copy = *pkt_ctx(m);
+    struct udp_pkt *ctx = &copy;
+    const struct hpproto_hdr *h = &ctx->hdr;
+    struct udp_stats *st = &u->stats[ctx->port_idx];
+    bool single = m->nb_segs == 1 && ctx->lin == NULL;
+    struct rte_mbuf *reuse = single ? m : NULL;
+    cookie_refresh(u, w->now_ms);
+    uint64_t offer = ctx->fresh_cookie ? hpproto_cookie_make(&u->keys, ctx->info.src_ip,
+                                                             ctx->info.src_port, h->session_id)
+                                       : 0;
+    execute_all(w, pkt_payload(m, ctx), ctx->payload_len, h->cmd_count, held);
+    st->ops += h->cmd_count;
+    uint32_t total = (uint32_t)u->out.len;
+    /* Found again by its key: the table may have changed while it waited. */
+    uint32_t si = sess_find(u, ctx->info.src_ip, ctx->info.src_port, h->session_id);
+    if (si != UDP_NONE)
+        sess_keep(u, &u->sess[si], h->request_id, u->out.data, total);
+    send_reply(w, ctx, u->out.data, total, offer, &reuse);
+    tx_flush_port(w, ctx->port_idx);
+    free(ctx->lin);
+    if (!single)
+        rte_pktmbuf_free(m);
+    else if (reuse != NULL)
+        rte_pktmbuf_free(reuse);
 }
 
 void udp_on_forward(struct worker *w, struct rte_mbuf *m)
@@ -873,10 +1044,53 @@ static void rx_one(struct worker *w, uint32_t pi, struct rte_mbuf *m)
     rte_pktmbuf_free(m);
 }
 
+/* ---- RX interrupts ------------------------------------------------------------ */
+
+static void intr_disarm(struct worker *w)
+{
+    struct udp_worker *u = w->udp;
+    for (uint32_t p = 0; p < u->rt->nports; p++)
+        if (u->intr_q[p] && !u->rt->ports[p].rx_intr_level)
+            (void)rte_eth_dev_rx_intr_disable(u->rt->ports[p].port_id, (uint16_t)w->id);
+    u->intr_armed = false;
+}
+
+/* net_poll saw our epoll fd readable: consume the events (the EAL's
+ * callback reads each queue's event counter); udp_poll's RX burst comes
+ * right after in the same loop iteration. */
+static void intr_ready(struct worker *w)
+{
+    struct udp_worker *u = w->udp;
+    struct rte_epoll_event ev[UDP_MAX_PORTS];
+    (void)rte_epoll_wait(u->epfd, ev, UDP_MAX_PORTS, 0);
+    u->intr_wakeups++;
+    u->intr_grace = UDP_INTR_GRACE;
+    if (u->intr_armed)
+        intr_disarm(w);
+}
+
+/* First poll on the worker thread: hand the epoll fd to the net backend. */
+static void intr_watch(struct worker *w)
+{
+    struct udp_worker *u = w->udp;
+    u->watching = true;
+    int rc = net_watch_fd(w->net, u->epfd, intr_ready);
+    if (rc != 0) {
+        log_warning("worker %u: cannot watch RX interrupts (%s); polling with back-off", w->id,
+                    strerror(-rc));
+        return;
+    }
+    u->intr_ok = true;
+}
+
 unsigned udp_poll(struct worker *w)
 {
     struct udp_worker *u = w->udp;
     unsigned work = 0;
+    if (u->epfd >= 0 && !u->watching)
+        intr_watch(w);
+    if (u->intr_armed)
+        intr_disarm(w); /* polling again */
     /* Requests that waited for our shard go first, in arrival order. */
     if (u->ndeferred && worker_shard_free(w)) {
         uint32_t n = u->ndeferred;
@@ -894,22 +1108,58 @@ unsigned udp_poll(struct worker *w)
             rx_one(w, p, pkts[i]);
         work += n;
     }
+    multi_kick(w);
     for (uint32_t p = 0; p < u->rt->nports; p++)
         tx_flush_port(w, p);
     return work;
 }
 
-int64_t udp_sleep_cap(const struct worker *w, int64_t timeout_us)
+int64_t udp_sleep_cap(struct worker *w, int64_t timeout_us)
 {
-    const struct udp_worker *u = w->udp;
+    struct udp_worker *u = w->udp;
     if (u == NULL)
         return timeout_us;
-    if (u->ndeferred)
+    if (u->ndeferred || (u->nmulti && !w->op.active))
         return 0;
-    for (uint32_t p = 0; p < u->rt->nports; p++)
-        if (u->has_rxq[p])
+    bool any = false;
+    for (uint32_t p = 0; p < u->rt->nports; p++) {
+        if (!u->has_rxq[p])
+            continue;
+        if (!u->intr_q[p] || !u->intr_ok)
             return HP_MIN(timeout_us, (int64_t)UDP_IDLE_SLEEP_MAX_US);
-    return timeout_us;
+        any = true;
+    }
+    if (!any)
+        return timeout_us;
+    for (uint32_t p = 0; p < u->rt->nports; p++) {
+        if (u->intr_q[p] && !u->rt->ports[p].rx_intr_level &&
+            rte_eth_dev_rx_intr_enable(u->rt->ports[p].port_id, (uint16_t)w->id) != 0) {
+            intr_disarm(w);
+            return HP_MIN(timeout_us, (int64_t)UDP_IDLE_SLEEP_MAX_US);
+        }
+    }
+    u->intr_armed = true;
+    /* A last look: what arrived before the interrupt was armed raises none. */
+    unsigned got = 0;
+    for (uint32_t p = 0; p < u->rt->nports; p++) {
+        if (!u->intr_q[p])
+            continue;
+        struct rte_mbuf *pkts[UDP_BURST];
+        uint16_t n = rte_eth_rx_burst(u->rt->ports[p].port_id, (uint16_t)w->id, pkts, UDP_BURST);
+        for (uint16_t i = 0; i < n; i++)
+            rx_one(w, p, pkts[i]);
+        got += n;
+    }
+    if (got == 0 && u->intr_grace > 0) {
+        u->intr_grace--;
+        return HP_MIN(timeout_us, (int64_t)UDP_IDLE_SLEEP_MAX_US);
+    }
+    if (got == 0)
+        return timeout_us;
+    for (uint32_t p = 0; p < u->rt->nports; p++)
+        tx_flush_port(w, p);
+    intr_disarm(w);
+    return 0;
 }
 
 /* ---- INFO -------------------------------------------------------------------- */
@@ -937,8 +1187,9 @@ void udp_info_part(struct worker *w, struct rbuf *out)
                          (unsigned long long)s->pkt.drop[r]);
             rbuf_append(out, line, (size_t)n);
         }
-        n = snprintf(line, sizeof(line), "sessions=%u,kept_bytes=%llu\r\n", u->nsess,
-                     (unsigned long long)u->kept_bytes);
+        n = snprintf(line, sizeof(line), "sessions=%u,kept_bytes=%llu,rx_intr=%d,intr_wakeups=%llu\r\n",
+                     u->nsess, (unsigned long long)u->kept_bytes, u->intr_q[p] && u->intr_ok,
+                     (unsigned long long)u->intr_wakeups);
         rbuf_append(out, line, (size_t)n);
     }
 }
@@ -1044,14 +1295,43 @@ static void udp_worker_free(struct udp_worker *u)
         free(pkt_ctx(u->deferred[i])->lin);
         rte_pktmbuf_free(u->deferred[i]);
     }
+    multi_free_all(u);
     for (uint32_t p = 0; p < UDP_MAX_PORTS; p++)
         for (uint16_t i = 0; i < u->tx[p].n; i++)
             rte_pktmbuf_free(u->tx[p].pkts[i]);
+    if (u->epfd >= 0) {
+        /* Out of the EAL's books before the fd goes (it would try later). */
+        for (uint32_t p = 0; p < u->rt->nports; p++)
+            if (u->intr_q[p])
+                (void)rte_eth_dev_rx_intr_ctl_q(u->rt->ports[p].port_id, u->qid, u->epfd,
+                                                RTE_INTR_EVENT_DEL, NULL);
+        close(u->epfd);
+    }
     free(u->sess);
     free(u->buckets);
     free(u->scratch);
     rbuf_free(&u->out);
     free(u);
+}
+
+/* Our RX queue's interrupt into our epoll fd (at set-up, main thread). */
+static void intr_add(struct udp_worker *u, const struct udp_port *port, uint32_t id, uint32_t p)
+{
+    if (u->epfd < 0) {
+        u->epfd = epoll_create1(EPOLL_CLOEXEC);
+        if (u->epfd < 0) {
+            log_warning("worker %u: epoll_create1: %s; no RX interrupts", id, strerror(errno));
+            return;
+        }
+    }
+    int rc = rte_eth_dev_rx_intr_ctl_q(port->port_id, (uint16_t)id, u->epfd, RTE_INTR_EVENT_ADD,
+                                       NULL);
+    if (rc != 0) {
+        log_warning("port %u queue %u: rx_intr_ctl_q: %s; that queue polls with back-off",
+                    port->port_id, id, strerror(-rc));
+        return;
+    }
+    u->intr_q[p] = true;
 }
 
 static struct udp_worker *udp_worker_create(struct udp_rt *rt, uint32_t id)
@@ -1062,6 +1342,8 @@ static struct udp_worker *udp_worker_create(struct udp_rt *rt, uint32_t id)
     u->rt = rt;
     u->pool = rt->pools[id];
     u->key_epoch = -1;
+    u->epfd = -1;
+    u->qid = (uint16_t)id;
     rbuf_init(&u->out, UDP_OUT_LIMIT);
     u->scratch = malloc(UDP_SCRATCH);
     if (u->scratch == NULL || sessions_init(u, rt->sessions) != 0) {
@@ -1073,6 +1355,8 @@ static struct udp_worker *udp_worker_create(struct udp_rt *rt, uint32_t id)
         u->has_rxq[p] = id < port->nrxq;
         u->txq[p] = (uint16_t)(id % port->ntxq);
         u->tx_locked[p] = port->ntxq < rt->nworkers;
+        if (port->rx_intr && u->has_rxq[p])
+            intr_add(u, port, id, p);
     }
     return u;
 }

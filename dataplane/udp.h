@@ -14,7 +14,11 @@
  * if it is another worker's, the mbuf itself crosses the lock-free ring
  * (XMSG_UDP) and the owner answers on its own TX queue.  Sessions and kept
  * replies live on the owner shard's worker: a retransmission carries the
- * same keys, so it reaches the same table.
+ * same keys, so it reaches the same table.  When the datagram's commands
+ * touch other shards too (cross-shard MGET, DBSIZE, ...), that owner
+ * coordinates: the datagram waits for the worker's multi-shard op (struct
+ * xop, xshard.c), which acquires every shard involved by the same hand-over
+ * as TCP, then runs the whole datagram at once (udp_run_held).
  */
 #ifndef HP_UDP_H
 #define HP_UDP_H
@@ -31,6 +35,7 @@ struct runtime;
 struct hp_config;
 struct rte_mbuf;
 struct rte_mempool;
+struct rte_flow;
 
 #define UDP_MAX_PORTS 8
 #define UDP_MAX_SUBNETS 32
@@ -51,6 +56,11 @@ struct udp_port {
     unsigned tx_flags;           /* PKT_TX_* offloads in use */
     uint16_t mtu;
     bool started;
+    bool rx_intr;                /* RX queues raise interrupts on an fd */
+    bool rx_intr_level;          /* ... readable while packets wait (net_tap):
+                                  * nothing to enable or disable */
+    uint32_t nflows;             /* rte_flow rules steering udp-port + s to queue s */
+    struct rte_flow *flows[HP_MAX_SHARDS];
     rte_spinlock_t txlock[HP_MAX_SHARDS]; /* used only when ntxq < workers */
 };
 
@@ -61,6 +71,7 @@ struct udp_rt {
     struct udp_subnet subnets[UDP_MAX_SUBNETS];
     uint32_t nsubnets;           /* 0: each port's own subnet */
     uint32_t amp_factor;
+    bool rx_intr_wanted;         /* poll-mode adaptive: try RX queue interrupts */
     uint32_t server_dgram;       /* largest reply datagram (UDP payload) */
     uint32_t sessions;           /* per worker */
     uint64_t reply_cache;        /* bytes per worker */
@@ -76,7 +87,7 @@ struct udp_rt {
     X(handed_in) X(deferred) X(defer_full) X(no_mbuf) X(requests)              \
     X(ops) X(dup_replays) X(dup_gone) X(too_old) X(session_lost) X(busy)       \
     X(malformed) X(limit) X(arp_replies) X(icmp_replies) X(fragments_sent)     \
-    X(session_evictions)
+    X(session_evictions) X(multi_shard) X(dup_inflight)
 
 struct udp_stats {
 #define UDP_CTR_FIELD_(n) uint64_t n;
@@ -93,11 +104,15 @@ void udp_rt_free(struct runtime *rt);
 
 /* worker.c */
 unsigned udp_poll(struct worker *w);
-/* Longest idle sleep while this worker polls UDP queues (no RX interrupts:
- * back-off instead). */
-int64_t udp_sleep_cap(const struct worker *w, int64_t timeout_us);
+/* Called right before the worker sleeps: arms RX queue interrupts where the
+ * ports have them (they end the sleep through net_watch_fd), else caps the
+ * sleep (back-off).  Returns the longest sleep; 0: don't sleep. */
+int64_t udp_sleep_cap(struct worker *w, int64_t timeout_us);
 /* xshard.c: a request another worker received for our shard. */
 void udp_on_forward(struct worker *w, struct rte_mbuf *m);
+/* xshard.c: a datagram whose commands span shards, run once the worker's
+ * multi-shard op holds every shard in `held`; answers it and frees m. */
+void udp_run_held(struct worker *w, struct rte_mbuf *m, uint64_t held);
 /* INFO "# Dataplane": this worker's part (key:value lines). */
 void udp_info_part(struct worker *w, struct rbuf *out);
 

@@ -319,17 +319,22 @@ static void xop_finish(struct worker *w)
 {
     struct xop *op = &w->op;
     struct runtime *rt = w->rt;
-    struct exec_ctx x;
     struct xmsg *a = op->args;
-    uint32_t home = w->id;
-    exec_ctx_init(&x, w, home, op->need, op->db, op->proto, a->argc, a->argv, &op->slot->buf);
-    /* With the append-only log a write's reply may be held until durable:
-     * persist.c completes the slot then. */
     bool held = false;
-    if (rt->persist != NULL && (op->spec->flags & CMD_WRITE))
-        held = persist_exec_op(w, op->spec, &x, op->conn, op->slot);
-    else
-        op->spec->exec(&x);
+    if (op->udp_mbuf != NULL) {
+        udp_run_held(w, op->udp_mbuf, op->need);   /* consumes the mbuf */
+        op->udp_mbuf = NULL;
+    } else {
+        struct exec_ctx x;
+        exec_ctx_init(&x, w, w->id, op->need, op->db, op->proto, a->argc, a->argv,
+                      &op->slot->buf);
+        /* With the append-only log a write's reply may be held until durable:
+         * persist.c completes the slot then. */
+        if (rt->persist != NULL && (op->spec->flags & CMD_WRITE))
+            held = persist_exec_op(w, op->spec, &x, op->conn, op->slot);
+        else
+            op->spec->exec(&x);
+    }
     w->stats.parked_ops++;
     /* While every shard of this op is held, serve the other requests
      * waiting on this worker for the same shards (conn.c). */
@@ -352,10 +357,13 @@ static void xop_finish(struct worker *w)
     struct conn *c = op->conn;
     struct reply_slot *slot = op->slot;
     op->active = false;
-    xmsg_free(w, a);
+    if (a != NULL)
+        xmsg_free(w, a);
     op->args = NULL;
     if (op->need & (1ull << w->id))
         worker_shard_grant(w);
+    if (c == NULL)
+        return; /* a UDP datagram: already answered */
     if (!held)
         conn_slot_complete(c, slot);
     conn_release_op(c);

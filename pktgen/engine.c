@@ -28,6 +28,7 @@ void pg_opts_defaults(struct pg_opts *o)
     o->warmup_s = 1;
     o->timeout_ms = 2000;
     o->progress = true;
+    o->fixed_shard = -1;
 }
 
 static uint32_t keys_per_cmd(const struct pg_opts *o)
@@ -69,12 +70,13 @@ int pg_opts_check(const struct pg_opts *o, char *err, size_t cap)
                  " exceeds %u request records", recs, PG_MAX_KEY_RECORDS);
         return -1;
     }
-    if (o->shards > HP_MAX_SHARDS || (o->steer && (o->shards < 2 || o->mode != PG_MODE_UDP))) {
-        snprintf(err, cap, "shards must be 0..%d; steering needs udp mode and shards >= 2",
+    if (o->shards > HP_MAX_SHARDS || (o->steer && (o->shards < 2 || o->mode == PG_MODE_TCP)) ||
+        o->fixed_shard >= (int32_t)HP_MAX(o->shards, 1u)) {
+        snprintf(err, cap, "shards must be 0..%d; steering needs udp or dpdk mode and shards >= 2",
                  HP_MAX_SHARDS);
         return -1;
     }
-    if (o->mode == PG_MODE_UDP && o->shards > 1 && o->flush) {
+    if (o->mode != PG_MODE_TCP && o->shards > 1 && o->flush) {
         snprintf(err, cap, "udp with several shards cannot FLUSHALL (it needs every shard): "
                  "flush over TCP first and pass --no-flush");
         return -1;
@@ -375,6 +377,9 @@ static bool build_cursor_cmd(struct pg_engine *e, struct pg_slot *s, uint32_t *k
         return true;
     }
     if (e->phase == PG_PHASE_LOAD) {
+        while (e->o.fixed_shard >= 0 && e->cursor < e->o.wl.keys &&
+               pg_key_shard(e, 'k', e->cursor) != (uint16_t)e->o.fixed_shard)
+            e->cursor++;      /* another lcore loads that shard */
         if (e->cursor >= e->o.wl.keys || !cursor_key_fits(e, s, 'k', e->cursor))
             return false;
         uint64_t id = e->cursor++;
@@ -406,7 +411,7 @@ bool pg_build(struct pg_engine *e, struct pg_flow *f, struct pg_slot *s, uint64_
 {
     HP_ASSERT(!s->busy);
     s->ncmds = 0;
-    s->shard = PG_SHARD_ANY;
+    s->shard = e->o.fixed_shard >= 0 ? (uint16_t)e->o.fixed_shard : PG_SHARD_ANY;
     uint32_t kused = 0;
     for (uint32_t i = 0; i < e->o.cmds; i++) {
         bool ok;

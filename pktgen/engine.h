@@ -31,7 +31,7 @@
 #define PG_MAX_KEY_RECORDS (32u << 20)    /* flows x window x keys per request */
 #define PG_MAX_RATE 1e9
 
-enum pg_mode { PG_MODE_TCP = 0, PG_MODE_UDP };
+enum pg_mode { PG_MODE_TCP = 0, PG_MODE_UDP, PG_MODE_DPDK };
 enum pg_phase { PG_PHASE_FLUSH = 0, PG_PHASE_LOAD, PG_PHASE_RUN, PG_PHASE_VERIFY, PG_PHASE_COUNT };
 
 /* Extra operations for the FLUSH and VERIFY phases, after enum wl_op. */
@@ -57,7 +57,8 @@ struct pg_opts {
     bool verify;                 /* VERIFY phase (default on with check) */
     uint32_t timeout_ms;         /* a request unanswered this long is lost */
     uint32_t shards;             /* server shards; > 1: every request's keys on one shard */
-    bool steer;                  /* udp: send each request to port + its shard */
+    bool steer;                  /* udp/dpdk: send each request to port + its shard */
+    int32_t fixed_shard;         /* >= 0: every request on this shard (dpdk lcore per shard) */
     bool progress;               /* a line per second on stderr */
     const char *json_path;
     const char *label;

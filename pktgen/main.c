@@ -7,7 +7,10 @@
 #include "report.h"
 #include "transport.h"
 
+#include "dpdk_mode.h"
 #include "hpclient.h"
+
+#include <arpa/inet.h>
 
 #include <errno.h>
 #include <getopt.h>
@@ -23,12 +26,23 @@ static void usage(FILE *out)
 "Load generator for hotpathd and redis-server (docs/BENCHMARKS.md).\n"
 "\n"
 "target:\n"
-"  --mode tcp|udp         RESP over TCP (default), or docs/PROTOCOL.md over kernel UDP\n"
+"  --mode tcp|udp|dpdk    RESP over TCP (default); docs/PROTOCOL.md over kernel UDP;\n"
+"                         docs/PROTOCOL.md over a DPDK port (kernel bypass)\n"
 "  --host ADDR            server address (default 127.0.0.1)\n"
 "  --port N               server port (default 6379); udp: the base port\n"
 "  --shards N             the server's shards (hotpathd workers): keep each request's\n"
 "                         keys on one shard, as UDP requires (default 0 = don't care)\n"
 "  --steer                udp: send each request to port + its shard (the owner's queue)\n"
+"dpdk mode:\n"
+"  --eal \"ARGS\"           EAL arguments, e.g. \"-l 0-2 --no-huge --no-pci -m 512\n"
+"                         --file-prefix pg --vdev net_memif0,role=client,socket=/tmp/m.sock\"\n"
+"                         one RX/TX queue pair per worker lcore\n"
+"  --dpdk-port N          DPDK port id (default 0)\n"
+"  --src-ip A, --dst-ip B our and the server's IPv4 address (default 10.0.0.2, 10.0.0.1)\n"
+"  --dst-mac M            server MAC (default ff:ff:ff:ff:ff:ff, which hotpathd accepts)\n"
+"  --src-port N           first UDP source port; flow i uses N + i (default 20000)\n"
+"  --reflector            the peer returns our frames (dpdk-testpmd macswap): a returned\n"
+"                         request counts as its answer\n"
 "load shape:\n"
 "  --flows N              connections (tcp) / sessions (udp), 1..%d (default 4)\n"
 "  --window N             requests outstanding per flow, 1..%d (default 16; udp <= %d)\n"
@@ -90,7 +104,8 @@ enum {
     OPT_MODE = 256, OPT_HOST, OPT_PORT, OPT_FLOWS, OPT_WINDOW, OPT_CMDS, OPT_RATE, OPT_ARRIVAL,
     OPT_DURATION, OPT_WARMUP, OPT_TIMEOUT, OPT_KEYS, OPT_KEY_SIZE, OPT_VALUE_SIZE, OPT_DIST,
     OPT_MIX, OPT_MGET, OPT_SEED, OPT_LOAD, OPT_CHECK, OPT_NO_FLUSH, OPT_NO_VERIFY, OPT_JSON,
-    OPT_LABEL, OPT_QUIET, OPT_HELP, OPT_SHARDS, OPT_STEER,
+    OPT_LABEL, OPT_QUIET, OPT_HELP, OPT_SHARDS, OPT_STEER, OPT_EAL, OPT_DPDK_PORT, OPT_SRC_IP,
+    OPT_DST_IP, OPT_DST_MAC, OPT_SRC_PORT, OPT_REFLECTOR,
 };
 
 static const struct option long_opts[] = {
@@ -122,11 +137,42 @@ static const struct option long_opts[] = {
     {"help", no_argument, NULL, OPT_HELP},
     {"shards", required_argument, NULL, OPT_SHARDS},
     {"steer", no_argument, NULL, OPT_STEER},
+    {"eal", required_argument, NULL, OPT_EAL},
+    {"dpdk-port", required_argument, NULL, OPT_DPDK_PORT},
+    {"src-ip", required_argument, NULL, OPT_SRC_IP},
+    {"dst-ip", required_argument, NULL, OPT_DST_IP},
+    {"dst-mac", required_argument, NULL, OPT_DST_MAC},
+    {"src-port", required_argument, NULL, OPT_SRC_PORT},
+    {"reflector", no_argument, NULL, OPT_REFLECTOR},
     {NULL, 0, NULL, 0},
 };
 
 /* Returns 0, 1 for --help, -1 with a message in err. */
-static int parse_args(int argc, char **argv, struct pg_opts *o, char *err, size_t cap)
+static bool parse_ip(const char *s, uint32_t *out)
+{
+    struct in_addr a;
+    if (inet_pton(AF_INET, s, &a) != 1)
+        return false;
+    *out = ntohl(a.s_addr);
+    return true;
+}
+
+static bool parse_mac(const char *s, uint8_t mac[6])
+{
+    unsigned v[6];
+    char tail;
+    if (sscanf(s, "%x:%x:%x:%x:%x:%x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &tail) != 6)
+        return false;
+    for (int i = 0; i < 6; i++) {
+        if (v[i] > 255)
+            return false;
+        mac[i] = (uint8_t)v[i];
+    }
+    return true;
+}
+
+static int parse_args(int argc, char **argv, struct pg_opts *o, struct pg_dpdk_opts *dp,
+                      char *err, size_t cap)
 {
     bool no_flush = false, no_verify = false;
     uint64_t u;
@@ -141,6 +187,8 @@ static int parse_args(int argc, char **argv, struct pg_opts *o, char *err, size_
                 o->mode = PG_MODE_TCP;
             else if (strcmp(a, "udp") == 0)
                 o->mode = PG_MODE_UDP;
+            else if (strcmp(a, "dpdk") == 0)
+                o->mode = PG_MODE_DPDK;
             else
                 ok = false;
             break;
@@ -180,6 +228,13 @@ static int parse_args(int argc, char **argv, struct pg_opts *o, char *err, size_
         case OPT_HELP: return 1;
         case OPT_SHARDS: ok = parse_u64(a, 0, HP_MAX_SHARDS, &u); o->shards = (uint32_t)u; break;
         case OPT_STEER: o->steer = true; break;
+        case OPT_EAL: dp->eal = a; break;
+        case OPT_DPDK_PORT: ok = parse_u64(a, 0, 1023, &u); dp->port_id = (uint16_t)u; break;
+        case OPT_SRC_IP: ok = parse_ip(a, &dp->src_ip); break;
+        case OPT_DST_IP: ok = parse_ip(a, &dp->dst_ip); break;
+        case OPT_DST_MAC: ok = parse_mac(a, dp->dst_mac); break;
+        case OPT_SRC_PORT: ok = parse_u64(a, 1, 65535, &u); dp->src_port_base = (uint16_t)u; break;
+        case OPT_REFLECTOR: dp->reflector = true; break;
         default:
             snprintf(err, cap, "unknown option or missing value: '%s'", argv[optind - 1]);
             return -1;
@@ -198,6 +253,22 @@ static int parse_args(int argc, char **argv, struct pg_opts *o, char *err, size_
         snprintf(err, cap, "--no-flush and --no-verify only make sense with --check");
         return -1;
     }
+    if (o->mode != PG_MODE_DPDK && (dp->eal || dp->reflector)) {
+        snprintf(err, cap, "--eal and --reflector belong to --mode dpdk");
+        return -1;
+    }
+    if (o->mode == PG_MODE_DPDK && !dp->eal) {
+        snprintf(err, cap, "--mode dpdk needs --eal \"EAL arguments\" (see --help)");
+        return -1;
+    }
+    if (dp->reflector && o->check) {
+        snprintf(err, cap, "--reflector returns our requests, not answers: no --check");
+        return -1;
+    }
+    if ((uint32_t)dp->src_port_base + o->flows - 1 > 65535) {
+        snprintf(err, cap, "--src-port + flows exceeds 65535");
+        return -1;
+    }
     o->flush = o->check && !no_flush;
     o->verify = o->check && !no_verify;
     if (o->mode == PG_MODE_UDP && o->window > HPC_MAX_OUTSTANDING) {
@@ -210,9 +281,12 @@ static int parse_args(int argc, char **argv, struct pg_opts *o, char *err, size_
 int main(int argc, char **argv)
 {
     struct pg_opts o;
+    struct pg_dpdk_opts dp = {.src_ip = 0x0A000002, .dst_ip = 0x0A000001,
+                              .dst_mac = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
+                              .src_port_base = 20000};
     char err[512];
     pg_opts_defaults(&o);
-    int a = parse_args(argc, argv, &o, err, sizeof(err));
+    int a = parse_args(argc, argv, &o, &dp, err, sizeof(err));
     if (a == 1) {
         usage(stdout);
         return 0;
@@ -222,13 +296,20 @@ int main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
+    static char dst_text[INET_ADDRSTRLEN];
+    if (o.mode == PG_MODE_DPDK) {
+        struct in_addr ia = {.s_addr = htonl(dp.dst_ip)};
+        o.host = inet_ntop(AF_INET, &ia, dst_text, sizeof(dst_text));
+    }
     struct pg_engine *e = calloc(1, sizeof(*e));
     if (!e || pg_engine_init(e, &o, err, sizeof(err)) != 0) {
         fprintf(stderr, "hotpath-pktgen: %s\n", e ? err : "out of memory");
         free(e);
         return 2;
     }
-    int rc = o.mode == PG_MODE_TCP ? pg_tcp_run(e) : pg_udp_run(e);
+    int rc = o.mode == PG_MODE_TCP   ? pg_tcp_run(e)
+             : o.mode == PG_MODE_UDP ? pg_udp_run(e)
+                                     : pg_dpdk_run(e, &dp);
     if (rc != 0 && !e->fatal[0])
         snprintf(e->fatal, sizeof(e->fatal), "transport failed");
     report_text(stdout, e);

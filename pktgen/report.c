@@ -11,6 +11,8 @@ bool report_passed(const struct pg_engine *e)
 {
     if (e->fatal[0] && !e->o.check)
         return false;
+    if (e->run.done == 0)
+        return false;       /* nothing answered: nothing was measured */
     if (!e->o.check)
         return true;
     const struct pg_counters *c = &e->total;
@@ -25,7 +27,7 @@ static double run_secs(const struct pg_engine *e)
 
 static const char *mode_name(const struct pg_engine *e)
 {
-    return e->o.mode == PG_MODE_TCP ? "tcp" : "udp";
+    return e->o.mode == PG_MODE_TCP ? "tcp" : e->o.mode == PG_MODE_UDP ? "udp" : "dpdk";
 }
 
 static void mix_string(const struct pg_engine *e, char *buf, size_t cap)

@@ -42,6 +42,18 @@ def start_fails(d, extra=(), workers=4):
     raise AssertionError("server started although it should have refused")
 
 
+def kill9(srv):
+    """SIGKILL; the harness keeps a killed server's log, but this one is expected."""
+    srv.proc.kill()
+    srv.proc.wait(10)
+    srv.stop()
+    for p in srv.old_logs + [srv.log_path]:
+        try:
+            os.unlink(p)
+        except OSError:
+            pass
+
+
 def manifest(d):
     lines = open(os.path.join(d, "MANIFEST")).read().splitlines()
     segs = []
@@ -166,9 +178,7 @@ def test_kill9_keeps_acknowledged_writes(_):
         fill(srv, 2000)
         with srv.conn() as c:   # a multi-shard write too
             eq(c.call("MSET", "ma", "1", "mb", "2", "mc", "3", "md", "4"), b"OK")
-        srv.proc.kill()
-        srv.proc.wait(10)
-        srv.stop()
+        kill9(srv)
         srv = aof_server(d).start()
         verify(srv, 2000)
         with srv.conn() as c:
@@ -179,19 +189,17 @@ def test_kill9_keeps_acknowledged_writes(_):
 
 
 @suite.test(server=False)
-def test_restart_with_other_worker_count(_):
+def test_restart_with_other_worker_count_refused(_):
     d = tmpdir()
     try:
         srv = aof_server(d, workers=4).start()
         fill(srv, 500)
         srv.stop()
-        srv = aof_server(d, workers=2).start()
+        log = start_fails(d, workers=2)
+        check("written with 4 workers; start with --workers 4" in log,
+              "refusal names the worker count: %s" % log[-600:])
+        srv = aof_server(d, workers=4).start()
         verify(srv, 500)
-        fill(srv, 100, prefix="second")
-        srv.stop()
-        srv = aof_server(d, workers=3).start()
-        verify(srv, 500)
-        verify(srv, 100, prefix="second")
         srv.stop()
     finally:
         shutil.rmtree(d, ignore_errors=True)
@@ -201,9 +209,7 @@ def _prepared_log(n=400, workers=4):
     d = tmpdir()
     srv = aof_server(d, workers=workers).start()
     fill(srv, n)
-    srv.proc.kill()      # leave the last segment "active", as after a crash
-    srv.proc.wait(10)
-    srv.stop()
+    kill9(srv)           # leave the last segment "active", as after a crash
     return d
 
 
@@ -297,9 +303,9 @@ def test_sealed_segment_truncated_refuses_start(_):
 @suite.test(server=False)
 def test_disk_full_misconf_then_recovers(_):
     mnt = tempfile.mkdtemp(prefix="hp-aof-tmpfs-")
-    # Segments are preallocated (8 MiB): 12 MiB holds the first one but not
-    # the next, so filling the first makes rotation fail with ENOSPC.
-    rc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", mnt],
+    # Segments are preallocated (16 MiB + 8 KiB): 24 MiB holds the first one
+    # but not the next, so filling the first makes rotation fail with ENOSPC.
+    rc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", mnt],
                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
     if rc != 0:
         os.rmdir(mnt)
@@ -335,7 +341,7 @@ def test_disk_full_misconf_then_recovers(_):
             check(b"No space left" in misconf, "error names the cause: %r" % misconf)
             r = c.call("SET", "other", "x")
             check(isinstance(r, ErrorReply) and r.startswith(b"MISCONF"), "still refused: %r" % r)
-        subprocess.run(["mount", "-o", "remount,size=64m", mnt], check=True)
+        subprocess.run(["mount", "-o", "remount,size=96m", mnt], check=True)
         if held_key is not None:
             held.sock.settimeout(15)
             eq(held.read(), b"OK", "the held write is acknowledged once durable")
@@ -361,6 +367,29 @@ def test_disk_full_misconf_then_recovers(_):
             srv.stop()
         subprocess.run(["umount", mnt], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         shutil.rmtree(mnt, ignore_errors=True)
+
+
+@suite.test(server=False)
+def test_too_large_for_the_log_is_refused(_):
+    d = tmpdir()
+    try:
+        srv = aof_server(d, workers=2).start()
+        with srv.conn() as c:
+            eq(c.call("SET", "v8", "x" * (8 << 20)), b"OK", "8 MiB value")
+            r = c.call("SET", "v17", "x" * (17 << 20))
+            check(isinstance(r, ErrorReply) and b"too large for the append-only log" in r,
+                  "17 MiB value refused: %r" % r[:100])
+            eq(c.call("EXISTS", "v17"), 0, "nothing applied")
+            r = c.call("SETRANGE", "v8", str(17 << 20), "x")
+            check(isinstance(r, ErrorReply) and b"too large" in r, "growth refused: %r" % r)
+            eq(c.call("STRLEN", "v8"), 8 << 20)
+        srv.stop()
+        srv = aof_server(d, workers=2).start()
+        with srv.conn() as c:
+            eq(c.call("STRLEN", "v8"), 8 << 20, "8 MiB value recovered")
+        srv.stop()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 @suite.test(server=False)

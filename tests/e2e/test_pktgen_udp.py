@@ -1,30 +1,56 @@
 #!/usr/bin/python3
-"""test_pktgen_udp.py - hotpath-pktgen's kernel-UDP mode (docs/PROTOCOL.md)
-against hotpathd's UDP dataplane, reached through a DPDK TAP port: hotpathd
-owns one end (net_tap), the kernel the other, so pktgen's ordinary UDP
-sockets talk to the kernel-bypass dataplane.  Needs root and /dev/net/tun;
-elsewhere the tests are skipped (not counted)."""
+"""test_pktgen_udp.py - hotpath-pktgen's datagram modes (docs/PROTOCOL.md):
+
+* kernel UDP against hotpathd's UDP dataplane, reached through a DPDK TAP
+  port: hotpathd owns one end (net_tap), the kernel the other, so pktgen's
+  ordinary UDP sockets talk to the kernel-bypass dataplane (needs root and
+  /dev/net/tun);
+* DPDK mode over a memif link, against hotpathd (correctness mode) and
+  against dpdk-testpmd in macswap mode (the reflector; Debian's dpdk-dev).
+
+Tests whose prerequisites are missing are skipped (not counted)."""
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hp_harness import Server, Suite, check, eq, log, target, run_suite  # noqa: E402
+from hp_harness import Server, Suite, check, eq, log, run_suite  # noqa: E402
 from test_pktgen_tcp import pktgen  # noqa: E402
 
 suite = Suite("pktgen_udp")
-NET = "10.%d.%d" % (100 + os.getpid() % 100, (os.getpid() // 100) % 250)
-IFACE = "hppg%d" % (os.getpid() % 100000)
+NET_BASE = (100 + os.getpid() % 100, (os.getpid() // 100) % 200)
 UDP_PORT = 9000
+_taps = [0]
+NET = IFACE = None     # of the TAP server running now
 
 
-def can_run():
-    return target() == "hotpathd" and os.geteuid() == 0 and os.path.exists("/dev/net/tun")
+def needs(ok, why, only="hotpathd"):
+    """Registers the test when its prerequisites hold; otherwise logs SKIP
+    (not counted, like the harness' own target-specific skips)."""
+    def reg(fn):
+        if ok:
+            return suite.test(fn, server=False, only=only)
+        log("SKIP %s (%s)" % (fn.__name__[5:], why))
+        return fn
+    return reg
+
+
+IS_ROOT = os.geteuid() == 0
+HAVE_TUN = os.path.exists("/dev/net/tun")
+TESTPMD = shutil.which("dpdk-testpmd")
 
 
 def tap_server(workers):
+    # a fresh interface and subnet each time: the last one may still be
+    # going away while the next server starts
+    global NET, IFACE
+    _taps[0] += 1
+    NET = "10.%d.%d" % (NET_BASE[0], NET_BASE[1] + _taps[0])
+    IFACE = "hppg%d_%d" % (os.getpid() % 100000, _taps[0])
     srv = Server(workers=workers, extra_args=[
         "--eal-args", "--no-huge --no-pci --no-shconf -m 256 --vdev net_tap0,iface=%s" % IFACE,
         "--udp-ports", "all", "--udp-addr", NET + ".1/24", "--udp-port", str(UDP_PORT)])
@@ -59,11 +85,8 @@ def correctness(srv, *extra):
     check(rep["answered"] > 100 and rep["verified"] >= 1000, "too little done:\n" + out)
 
 
-@suite.test(server=False)
+@needs(IS_ROOT and HAVE_TUN, "needs root and /dev/net/tun")
 def test_udp_correctness(_):
-    if not can_run():
-        log("SKIP udp_correctness (needs root, /dev/net/tun, target hotpathd)")
-        return
     srv = tap_server(2)      # two shards: hand-over (no steering), then steered
     try:
         correctness(srv)
@@ -75,11 +98,8 @@ def test_udp_correctness(_):
         srv.stop()
 
 
-@suite.test(server=False)
+@needs(IS_ROOT and HAVE_TUN, "needs root and /dev/net/tun")
 def test_udp_unreachable_is_lost(_):
-    if not can_run():
-        log("SKIP udp_unreachable_is_lost (needs root, /dev/net/tun, target hotpathd)")
-        return
     srv = tap_server(1)
     try:
         # a port the dataplane does not serve: every request times out
@@ -92,6 +112,68 @@ def test_udp_unreachable_is_lost(_):
         check(rep["retries"] > 0, "no retransmission counted:\n" + out)
     finally:
         srv.stop()
+
+
+def memif_eal(sock, role, prefix, lcores=None):
+    eal = "--no-huge --no-pci -m 256 --file-prefix %s --vdev net_memif0,role=%s,socket=%s" % (
+        prefix, role, sock)
+    return ("-l %s " % lcores if lcores else "") + eal
+
+
+@needs(IS_ROOT, "needs root")
+def test_dpdk_memif_hotpathd(_):
+    sock = "/tmp/hp-pg-memif-%d.sock" % os.getpid()
+    srv = Server(workers=1, extra_args=[
+        "--eal-args", "--no-shconf " + memif_eal(sock, "server", "hp-pgs-%d" % os.getpid()),
+        "--udp-ports", "all", "--udp-addr", "10.0.0.1/24"])
+    srv.start()
+    try:
+        rc, out, rep = pktgen(9000, "--mode", "dpdk", "--eal",
+                              memif_eal(sock, "client", "hp-pgc-%d" % os.getpid(), "0"),
+                              "--check", "--load", "--keys", "1000",
+                              "--mix", "get=50,set=30,incr=10,mget=10", "--mget-batch", "4",
+                              "--cmds", "4", "--flows", "2", "--window", "8",
+                              "--duration", "1.5", "--warmup", "0.3", timeout=90)
+        check(rc == 0, "rc %d:\n%s" % (rc, out))
+        eq(rep["mode"], "dpdk")
+        eq(rep["errors"], {"server": 0, "mismatches": 0, "lost": 0, "protocol": 0})
+        check(rep["answered"] > 100 and rep["verified"] >= 1000, "too little done:\n" + out)
+    finally:
+        srv.stop()
+        if os.path.exists(sock):
+            os.unlink(sock)
+
+
+@needs(IS_ROOT and TESTPMD, "needs root and dpdk-testpmd (Debian dpdk-dev)", only=None)
+def test_dpdk_reflector(_):
+    testpmd = TESTPMD
+    sock = "/tmp/hp-pg-refl-%d.sock" % os.getpid()
+    # stdin held open: testpmd forwards until it reads a line or is killed
+    tlog = tempfile.TemporaryFile()
+    tp = subprocess.Popen([testpmd] + memif_eal(sock, "server", "hp-pgt-%d" % os.getpid(),
+                                                "0-1").split() +
+                          ["--", "--forward-mode=macswap", "--nb-cores=1",
+                           "--total-num-mbufs=16384"],
+                          stdin=subprocess.PIPE, stdout=tlog, stderr=subprocess.STDOUT)
+    try:
+        # memif sockets are abstract by default: wait for testpmd's own word
+        for _ in range(200):
+            tlog.seek(0)
+            if b"packet forwarding" in tlog.read() or tp.poll() is not None:
+                break
+            time.sleep(0.1)
+        rc, out, rep = pktgen(9000, "--mode", "dpdk", "--reflector", "--eal",
+                              memif_eal(sock, "client", "hp-pgr-%d" % os.getpid(), "0"),
+                              "--flows", "4", "--window", "16", "--duration", "1",
+                              "--warmup", "0.3", timeout=60)
+        check(rc == 0, "rc %d:\n%s" % (rc, out))
+        check(rep["requests_per_s"] > 10000, "reflector rate %.0f" % rep["requests_per_s"])
+        eq(rep["lost"], 0)
+    finally:
+        tp.kill()
+        tp.wait()
+        if os.path.exists(sock):
+            os.unlink(sock)
 
 
 if __name__ == "__main__":

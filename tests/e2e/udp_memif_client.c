@@ -4,10 +4,14 @@
  * of a memif link (tests/e2e/test_udp_memif.py starts both).
  *
  *   udp_memif_client <EAL args> -- <server-ip> <server-mac> <client-ip> <udp-base>
- *                    <nshards> <ops> [cross]
+ *                    <nshards> <ops> [cross|multi]
  *
  * "cross" puts every other request on a queue of another worker, so the
  * server has to hand those over to the owner (the software fallback).
+ * "multi" puts the INCR counter under another hash tag than the SET/GET key
+ * (so most datagrams span both shards and run under the shard
+ * hand-over) and ends each request with MGET key counter instead of the last
+ * INCR.
  *
  * Each request datagram carries CMDS_PER_REQ commands on keys of one hash
  * tag, so it belongs to one shard; it is put on the memif queue of that
@@ -68,6 +72,7 @@ struct client {
     uint32_t inflight;
     uint64_t ops_sent, verified, retransmits, mismatches, cookie_replies;
     bool cross;
+    bool multi;
 };
 
 static size_t put(uint8_t *p, size_t off, const char *s, size_t n)
@@ -96,7 +101,7 @@ static uint32_t make_request(struct client *c, struct req *r, uint64_t seq)
     /* The session id keeps runs against the same server apart. */
     snprintf(key, sizeof(key), "{t%llu.%llx}k", (unsigned long long)seq,
              (unsigned long long)(c->session & 0xffffffff));
-    snprintf(ctr, sizeof(ctr), "{t%llu.%llx}c", (unsigned long long)seq,
+    snprintf(ctr, sizeof(ctr), "{%c%llu.%llx}c", c->multi ? 'u' : 't', (unsigned long long)seq,
              (unsigned long long)(c->session & 0xffffffff));
     snprintf(val, sizeof(val), "value-%llu", (unsigned long long)seq * 2654435761u);
     size_t off = 0, eoff = 0;
@@ -108,10 +113,20 @@ static uint32_t make_request(struct client *c, struct req *r, uint64_t seq)
     char tmp[96];
     eoff = put(r->expected, eoff, tmp,
                (size_t)snprintf(tmp, sizeof(tmp), "$%zu\r\n%s\r\n", strlen(val), val));
-    for (int i = 1; i <= CMDS_PER_REQ - 2; i++) {
+    int nincr = CMDS_PER_REQ - 2 - (c->multi ? 1 : 0);
+    for (int i = 1; i <= nincr; i++) {
         const char *incr[] = {"INCR", ctr};
         off = put_cmd(r->payload, off, 2, incr);
         eoff = put(r->expected, eoff, tmp, (size_t)snprintf(tmp, sizeof(tmp), ":%d\r\n", i));
+    }
+    if (c->multi) {
+        const char *mget[] = {"MGET", key, ctr};
+        off = put_cmd(r->payload, off, 3, mget);
+        char n[16];
+        int nl = snprintf(n, sizeof(n), "%d", nincr);
+        eoff = put(r->expected, eoff, tmp,
+                   (size_t)snprintf(tmp, sizeof(tmp), "*2\r\n$%zu\r\n%s\r\n$%d\r\n%s\r\n",
+                                    strlen(val), val, nl, n));
     }
     r->len = (uint16_t)off;
     r->exp_len = (uint16_t)eoff;
@@ -296,9 +311,10 @@ int main(int argc, char **argv)
     }
     argc -= n;
     argv += n;
-    if (argc != 7 && !(argc == 8 && strcmp(argv[7], "cross") == 0)) {
+    if (argc != 7 && !(argc == 8 && (strcmp(argv[7], "cross") == 0 ||
+                                      strcmp(argv[7], "multi") == 0))) {
         fprintf(stderr, "usage: ... -- <server-ip> <server-mac> <client-ip> <udp-base> "
-                        "<nshards> <ops> [cross]\n");
+                        "<nshards> <ops> [cross|multi]\n");
         return 2;
     }
     static struct client c;
@@ -315,7 +331,8 @@ int main(int argc, char **argv)
     if (c.nshards < 1 || c.nshards > MAX_Q || ops == 0)
         return 2;
     c.nq = (uint16_t)c.nshards;
-    c.cross = argc == 8;
+    c.cross = argc == 8 && strcmp(argv[7], "cross") == 0;
+    c.multi = argc == 8 && strcmp(argv[7], "multi") == 0;
     c.me.port_lo = c.me.port_hi = CLIENT_PORT;
     c.me.vlan_id = PKT_VLAN_ANY;
     c.to_server.dst_ip = c.me.ip;

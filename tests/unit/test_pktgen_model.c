@@ -202,6 +202,9 @@ struct fake {
     int64_t ctr[100];
     char prev[100][64];          /* the value before the last SET */
     bool had_prev[100];
+    uint32_t shards;             /* > 0: every key of a request on one shard */
+    int req_shard;               /* shard of the request's first key, -1 before */
+    uint64_t cross_shard;        /* keys of a request on another shard */
     struct pgw_reply rep[PG_MAX_CMDS];
     struct pgw_reply el[PG_MAX_CMDS][WL_MAX_MGET];
     uint32_t nrep;
@@ -214,6 +217,17 @@ static uint64_t fake_id(const char *k, size_t len)
         id = id * 10 + (uint64_t)(k[i] - '0');
     HP_ASSERT(id < 100);
     return id;
+}
+
+static void fake_shard_check(struct fake *f, const char *key, size_t len)
+{
+    if (f->shards <= 1)
+        return;
+    int sh = wl_slot_shard(wl_key_slot(key, len), f->shards);
+    if (f->req_shard < 0)
+        f->req_shard = sh;
+    else if (sh != f->req_shard)
+        f->cross_shard++;
 }
 
 static void fake_get(struct fake *f, uint64_t id, struct pgw_reply *r)
@@ -238,6 +252,10 @@ static bool fake_emit(void *ctx, int argc, const char *const *argv, const size_t
     struct pgw_reply *r = &f->rep[f->nrep];
     memset(r, 0, sizeof(*r));
     f->calls++;
+    for (int i = 1; i < argc && strcmp(argv[0], "SET") != 0; i++)
+        fake_shard_check(f, argv[i], len[i]);
+    if (argc >= 2 && strcmp(argv[0], "SET") == 0)
+        fake_shard_check(f, argv[1], len[1]);
     if (argc == 1 && strcmp(argv[0], "FLUSHALL") == 0) {
         memset(f->has, 0, sizeof(f->has));
         memset(f->ctr, 0, sizeof(f->ctr));
@@ -300,6 +318,7 @@ static void run_fake(struct pg_engine *e, struct fake *f, uint32_t run_requests)
             struct pg_flow *fl = &e->flows[n % e->o.flows];
             struct pg_slot *s = &fl->slots[0];
             f->nrep = 0;
+            f->req_shard = -1;
             if (!pg_build(e, fl, s, 2000, 2000, fake_emit, f))
                 break;
             CU_ASSERT_FATAL(f->nrep == s->ncmds);
@@ -324,6 +343,7 @@ static void engine_opts(struct pg_opts *o)
     o->cmds = 3;
     o->check = o->load = o->flush = o->verify = true;
     o->progress = false;
+    o->warmup_s = 0;      /* the fake run's requests fall in the measured interval */
 }
 
 static void test_engine_clean_run(void)
@@ -363,6 +383,62 @@ static void faulty(enum fake_fault fault, const char *expect)
     CU_ASSERT(strstr(e.model.first_error, expect) != NULL);
     if (!strstr(e.model.first_error, expect))
         fprintf(stderr, "\n  first error: %s\n", e.model.first_error);
+    pg_engine_free(&e);
+}
+
+/* With several shards every request's keys share a shard, in every phase. */
+static void test_engine_shards(void)
+{
+    struct pg_opts o;
+    engine_opts(&o);
+    o.shards = 4;
+    o.cmds = 8;
+    o.wl.mget_batch = 8;
+    static struct pg_engine e;
+    static struct fake f;
+    char err[128];
+    memset(&f, 0, sizeof(f));
+    f.c = &o.wl;
+    f.shards = 4;
+    CU_ASSERT_FATAL(pg_engine_init(&e, &o, err, sizeof(err)) == 0);
+    run_fake(&e, &f, 2000);
+    CU_ASSERT_EQUAL(f.cross_shard, 0);
+    CU_ASSERT_EQUAL(e.loaded, 100);
+    CU_ASSERT_EQUAL(e.total.mismatches, 0);
+    CU_ASSERT(report_passed(&e));
+    pg_engine_free(&e);
+    /* without --shards the same workload does cross shards (the check bites) */
+    engine_opts(&o);
+    o.cmds = 8;
+    o.wl.mget_batch = 8;
+    memset(&f, 0, sizeof(f));
+    f.c = &o.wl;
+    f.shards = 4;
+    CU_ASSERT_FATAL(pg_engine_init(&e, &o, err, sizeof(err)) == 0);
+    run_fake(&e, &f, 200);
+    CU_ASSERT(f.cross_shard > 0);
+    pg_engine_free(&e);
+    /* a fixed shard (one DPDK lcore per shard): only that shard's keys */
+    engine_opts(&o);
+    o.shards = 4;
+    o.fixed_shard = 2;
+    memset(&f, 0, sizeof(f));
+    f.c = &o.wl;
+    f.shards = 4;
+    CU_ASSERT_FATAL(pg_engine_init(&e, &o, err, sizeof(err)) == 0);
+    CU_ASSERT(pg_phase_begin(&e, PG_PHASE_LOAD, 0));
+    for (int n = 0; n < 200; n++) {
+        struct pg_slot *sl = &e.flows[0].slots[0];
+        f.nrep = 0;
+        f.req_shard = -1;
+        if (!pg_build(&e, &e.flows[0], sl, 0, 0, fake_emit, &f))
+            break;
+        CU_ASSERT_EQUAL(f.req_shard, 2);
+        for (uint32_t i = 0; i < sl->ncmds; i++)
+            pg_check(&e, sl, i, &f.rep[i], f.el[i]);
+        pg_complete(&e, sl, 1);
+    }
+    CU_ASSERT(e.loaded > 0 && e.loaded < 100);
     pg_engine_free(&e);
 }
 
@@ -419,6 +495,7 @@ static void test_engine_open_loop_schedule(void)
     CU_ASSERT_FALSE(pg_may_send(&e, f, 1000000001, &t));   /* past the end */
     pg_phase_end(&e, 1000000001);
     CU_ASSERT(e.run.unsent >= 990 / 2 && e.run.unsent <= 1000);
+    CU_ASSERT_FALSE(report_passed(&e));      /* nothing answered: nothing measured */
     pg_engine_free(&e);
     char err2[128];
     engine_opts(&o);
@@ -438,6 +515,7 @@ static CU_TestInfo model_tests[] = {
     {"wire reply errors", test_wire_reply_errors},
     {"engine clean run", test_engine_clean_run},
     {"engine detects faults", test_engine_detects_faults},
+    {"engine keeps requests on one shard", test_engine_shards},
     {"engine lost request fails", test_engine_lost_fails_run},
     {"engine open loop schedule", test_engine_open_loop_schedule},
     CU_TEST_INFO_NULL,

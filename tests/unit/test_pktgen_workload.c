@@ -284,7 +284,28 @@ static void test_value_bytes(void)
     CU_ASSERT_EQUAL(wl_value_parse(&c, w, 3, &id, &ver), -1);
 }
 
+/* Same values as storage/slot.c's suite (Redis Cluster's rule). */
+static void test_key_slot(void)
+{
+    CU_ASSERT_EQUAL(wl_key_slot("foo", 3), 12182);
+    CU_ASSERT_EQUAL(wl_key_slot("bar", 3), 5061);
+    CU_ASSERT_EQUAL(wl_key_slot("123456789", 9), 0x31C3);
+    CU_ASSERT_EQUAL(wl_key_slot("user1000", 8), 3443);
+    CU_ASSERT_EQUAL(wl_key_slot("", 0), 0);
+    CU_ASSERT_EQUAL(wl_key_slot("{user1000}.following", 20), 3443);
+    CU_ASSERT_EQUAL(wl_key_slot("foo{{bar}}zap", 13), 4015);
+    CU_ASSERT_EQUAL(wl_key_slot("foo{}{bar}", 10), wl_key_slot("foo{}{bar}x", 10));
+    CU_ASSERT_NOT_EQUAL(wl_key_slot("foo{}{bar}", 10), wl_key_slot("bar", 3));
+    CU_ASSERT_EQUAL(wl_slot_shard(0, 4), 0);
+    CU_ASSERT_EQUAL(wl_slot_shard(4095, 4), 0);
+    CU_ASSERT_EQUAL(wl_slot_shard(4096, 4), 1);
+    CU_ASSERT_EQUAL(wl_slot_shard(16383, 4), 3);
+    CU_ASSERT_EQUAL(wl_slot_shard(16383, 1), 0);
+    CU_ASSERT_EQUAL(wl_slot_shard(8191, 3), 1);
+}
+
 static CU_TestInfo wl_tests[] = {
+    {"key slot and shard", test_key_slot},
     {"rng deterministic and bounded", test_rng_deterministic_and_bounded},
     {"zipf distribution", test_zipf_distribution},
     {"zipf 10M keys", test_zipf_large},

@@ -708,6 +708,14 @@ static void serve(struct worker *w, struct rte_mbuf *m)
     const struct hpproto_hdr *h = &ctx->hdr;
     const uint8_t *payload = pkt_payload(m, ctx);
     bool single = m->nb_segs == 1 && ctx->lin == NULL;
+#ifdef HP_UDP_BENCH_NO_REUSE
+    single = false; /* measurement build (BENCHMARKS.md): replies in fresh mbufs */
+#endif
+#ifdef HP_UDP_BENCH_COPY_PARSE
+    /* measurement build (BENCHMARKS.md): parse a copy, not the mbuf */
+    memcpy(u->scratch, payload, ctx->payload_len);
+    payload = u->scratch;
+#endif
     struct rte_mbuf *reuse = single ? m : NULL;
     uint64_t offer = ctx->fresh_cookie ? hpproto_cookie_make(&u->keys, ctx->info.src_ip,
                                                              ctx->info.src_port, h->session_id)

@@ -2,8 +2,10 @@
  * shard.c - one shard's keyspace: entries, per-db index, TTLs, accounting.
  * Contracts in shard.h; design and measured overheads in docs/STORAGE.md.
  *
- * An entry is ONE jemalloc allocation: header, optional TTL extension, key
- * bytes, value bytes.  The header is 4 bytes when the key is at most 255
+ * An entry is ONE allocation: header, optional TTL extension, key bytes,
+ * value bytes.  Up to SLAB_MAX_ITEM bytes it is an item of the shard's slab
+ * pool (storage/slab.h: 4-byte classes, so a 52-byte entry costs 52 bytes,
+ * not jemalloc's 64); larger, a jemalloc allocation of its own.  The header is 4 bytes when the key is at most 255
  * bytes and the value at most 65535 (nearly every cache key), else 12:
  *
  *   narrow: [meta][klen:u8][vlen:u16]            4 bytes
@@ -12,12 +14,14 @@
  *   then key bytes, then value bytes (strings inline; later types store a
  *   pointer or an inline encoding as their value bytes).
  *
- * meta = type (low 4 bits) | ENTRY_TTL | ENTRY_WIDE.  ttl_pos is the entry's
+ * meta = type (low 4 bits) | ENTRY_TTL | ENTRY_WIDE | ENTRY_SLAB (where the
+ * memory came from; not part of the layout, so shape comparisons mask it).  ttl_pos is the entry's
  * index in its db's TTL vector, so removing a TTL is O(1).
  */
 #include "shard.h"
 
 #include "index.h"
+#include "slab.h"
 #include "../common/log.h"
 
 #include <jemalloc/jemalloc.h>
@@ -28,6 +32,7 @@
 #define ENTRY_TYPE_MASK 0x0fu
 #define ENTRY_TTL 0x10u
 #define ENTRY_WIDE 0x20u
+#define ENTRY_SLAB 0x40u   /* lives in the shard's slab pool, not a jemalloc allocation */
 #define NARROW_MAX_KEY 255u
 #define NARROW_MAX_VAL 65535u
 #define NARROW_HDR 4u
@@ -61,6 +66,8 @@ struct shard {
     uint64_t expired_keys;
     uint64_t allocs_left;   /* test hook: allocations before failing */
     struct idx_ops ops;
+    struct slab_ops slab_ops;
+    struct slab_pool slab;  /* entries up to SLAB_MAX_ITEM bytes */
     struct shard_db db[HP_NUM_DBS];
 };
 
@@ -201,14 +208,19 @@ static void entry_write_header(struct entry *e, const struct entry_shape *sh)
 
 /* Every allocation of the shard goes through here (entries, index, TTL
  * vectors), so the test hook can fail any of them. */
-static void *shard_mallocx(struct shard *s, size_t size, int flags)
+static bool shard_alloc_allowed(struct shard *s)
 {
     if (HP_UNLIKELY(s->allocs_left != UINT64_MAX)) {
         if (s->allocs_left == 0)
-            return NULL;
+            return false;
         s->allocs_left--;
     }
-    return mallocx(size, s->mflags | flags);
+    return true;
+}
+
+static void *shard_mallocx(struct shard *s, size_t size, int flags)
+{
+    return shard_alloc_allowed(s) ? mallocx(size, s->mflags | flags) : NULL;
 }
 
 static void *shard_rallocx(struct shard *s, void *p, size_t size)
@@ -226,14 +238,46 @@ void shard_debug_fail_allocs(struct shard *s, uint64_t after)
     s->allocs_left = after;
 }
 
+/* Bytes an entry really occupies: its slab class, or its jemalloc class. */
+static inline size_t entry_usable(const struct entry *e)
+{
+    return (e->meta & ENTRY_SLAB) ? slab_item_bytes(e) : sallocx(e, 0);
+}
+
+/* Bytes a new entry of `size` would occupy (entry_mem_alloc's choice). */
+static inline size_t entry_class_bytes(const struct shard *s, size_t size)
+{
+    return slab_fits(size) ? slab_class_bytes(size) : nallocx(size, s->mflags);
+}
+
+/* Memory for an entry of `size` bytes; *slab_bit says where it came from
+ * (the caller puts it into meta).  Small entries go to the slab pool, whose
+ * slabs are accounted in mem_used when they are allocated. */
+static struct entry *entry_mem_alloc(struct shard *s, size_t size, uint8_t *slab_bit)
+{
+    if (slab_fits(size)) {
+        /* The test hook counts the entry as one allocation, as when it was
+         * a jemalloc allocation of its own; the slab it may need is not
+         * counted again (slab_mem_alloc bypasses the hook). */
+        *slab_bit = ENTRY_SLAB;
+        return shard_alloc_allowed(s) ? slab_alloc(&s->slab, size) : NULL;
+    }
+    *slab_bit = 0;
+    struct entry *e = shard_mallocx(s, size, 0);
+    if (e != NULL)
+        s->mem_used += sallocx(e, 0);
+    return e;
+}
+
 static struct entry *entry_alloc(struct shard *s, const struct entry_shape *sh,
                                  struct hp_slice key)
 {
-    struct entry *e = shard_mallocx(s, sh->size, 0);
+    uint8_t slab_bit;
+    struct entry *e = entry_mem_alloc(s, sh->size, &slab_bit);
     if (e == NULL)
         return NULL;
-    s->mem_used += sallocx(e, 0);
     entry_write_header(e, sh);
+    e->meta |= slab_bit;
     memcpy(entry_at(e, entry_hdr(e)), key.ptr, key.len);
     return e;
 }
@@ -251,6 +295,10 @@ static void entry_value_release(struct shard *s, struct entry *e)
 /* Frees the allocation only (the value, if it owns anything, moved on). */
 static void entry_dealloc(struct shard *s, struct entry *e)
 {
+    if (e->meta & ENTRY_SLAB) {
+        slab_free(&s->slab, e);
+        return;
+    }
     size_t usable = sallocx(e, 0);
     HP_ASSERT(s->mem_used >= usable);
     s->mem_used -= usable;
@@ -288,6 +336,25 @@ static void index_mem_free(void *ctx, void *p, size_t size)
 static struct hp_slice index_key_of(const void *item)
 {
     return entry_key(item);
+}
+
+/* Slabs are aligned to their size so an item finds its slab by masking. */
+static void *slab_mem_alloc(void *ctx, size_t size)
+{
+    struct shard *s = ctx;
+    void *p = mallocx(size, s->mflags | MALLOCX_ALIGN(SLAB_BYTES));
+    if (p != NULL)
+        s->mem_used += sallocx(p, 0);
+    return p;
+}
+
+static void slab_mem_free(void *ctx, void *p, size_t size)
+{
+    struct shard *s = ctx;
+    size_t usable = sallocx(p, 0);
+    HP_ASSERT(usable >= size && s->mem_used >= usable);
+    s->mem_used -= usable;
+    sdallocx(p, usable, s->mflags | MALLOCX_ALIGN(SLAB_BYTES));
 }
 
 /* ---- TTL vector --------------------------------------------------------- */
@@ -505,6 +572,10 @@ struct shard *shard_create(uint32_t id)
     s->ops.alloc = index_mem_alloc;
     s->ops.free = index_mem_free;
     s->ops.ctx = s;
+    s->slab_ops.alloc = slab_mem_alloc;
+    s->slab_ops.free = slab_mem_free;
+    s->slab_ops.ctx = s;
+    slab_pool_init(&s->slab, &s->slab_ops);
     s->allocs_left = UINT64_MAX;
     uint64_t seed = seed_from_os(s);
     for (uint32_t i = 0; i < HP_NUM_DBS; i++)
@@ -545,7 +616,8 @@ struct entry *shard_find(struct shard *s, uint32_t db, struct hp_slice key, int6
 static bool fits_in_place(const struct shard *s, const struct entry *e,
                           const struct entry_shape *sh)
 {
-    return e->meta == sh->meta && nallocx(sh->size, s->mflags) == sallocx(e, 0);
+    return (e->meta & (uint8_t)~ENTRY_SLAB) == sh->meta &&
+           entry_class_bytes(s, sh->size) == entry_usable(e);
 }
 
 int shard_set_str(struct shard *s, uint32_t db, struct hp_slice key, struct hp_slice val,
@@ -615,6 +687,33 @@ static uint8_t *str_rebuild(struct shard *s, struct shard_db *d, uint64_t h,
     return entry_val(e);
 }
 
+/* The same entry bytes in an allocation of `size` (the first min(old,
+ * size) bytes kept): in place within the class, jemalloc's rallocx between
+ * two jemalloc entries (in place when it can, often for large values), else
+ * a new allocation, copy and free (slab <-> jemalloc or another slab class).
+ * NULL: nothing changed. */
+static struct entry *entry_mem_resize(struct shard *s, struct entry *old, size_t size)
+{
+    if (entry_class_bytes(s, size) == entry_usable(old) &&
+        ((old->meta & ENTRY_SLAB) != 0) == slab_fits(size))
+        return old;
+    if (!(old->meta & ENTRY_SLAB) && !slab_fits(size)) {
+        size_t old_usable = sallocx(old, 0);
+        struct entry *e = shard_rallocx(s, old, size);
+        if (e != NULL)
+            s->mem_used = s->mem_used - old_usable + sallocx(e, 0);
+        return e;
+    }
+    uint8_t slab_bit;
+    struct entry *e = entry_mem_alloc(s, size, &slab_bit);
+    if (e == NULL)
+        return NULL;
+    memcpy(e, old, HP_MIN(entry_size(old), size));
+    e->meta = (uint8_t)((old->meta & (uint8_t)~ENTRY_SLAB) | slab_bit);
+    entry_dealloc(s, old);
+    return e;
+}
+
 static uint8_t *str_resize(struct shard *s, struct shard_db *d, uint64_t h,
                            struct entry *old, size_t len)
 {
@@ -622,15 +721,11 @@ static uint8_t *str_resize(struct shard *s, struct shard_db *d, uint64_t h,
     if (!shape_make(&sh, OBJ_STRING, entry_klen(old), len, entry_has_ttl(old)))
         return NULL;
     size_t old_len = entry_vlen(old);
-    if (sh.meta != old->meta)   /* narrow <-> wide: the key moves */
+    if (sh.meta != (old->meta & (uint8_t)~ENTRY_SLAB))   /* narrow <-> wide: the key moves */
         return str_rebuild(s, d, h, old, &sh, HP_MIN(old_len, len));
-    /* Same layout: let jemalloc resize in place when it can (always within
-     * a size class, often for large values), else it moves and copies. */
-    size_t old_usable = sallocx(old, 0);
-    struct entry *e = shard_rallocx(s, old, sh.size);
+    struct entry *e = entry_mem_resize(s, old, sh.size);
     if (e == NULL)
         return NULL;
-    s->mem_used = s->mem_used - old_usable + sallocx(e, 0);
     entry_set_vlen(e, (uint32_t)len);
     if (len > old_len)
         memset(entry_val(e) + old_len, 0, len - old_len);
@@ -686,7 +781,7 @@ static int entry_add_ttl(struct shard *s, struct shard_db *d, uint64_t h, struct
     if (ttl_reserve(s, d) != 0)
         return -1;
     size_t size = entry_size(e);
-    if (sallocx(e, 0) >= size + TTL_EXT) {
+    if (entry_usable(e) >= size + TTL_EXT) {
         uint8_t *ext = entry_ttl_ext(e);
         memmove(ext + TTL_EXT, ext, size - entry_hdr(e));
         e->meta |= ENTRY_TTL;
@@ -953,6 +1048,8 @@ void shard_get_stats(const struct shard *s, struct shard_stats *out)
     out->mem_used = s->mem_used;
     out->mem_index = s->mem_index;
     out->expired_keys = s->expired_keys;
+    out->mem_slab = s->slab.slabs * SLAB_BYTES;
+    out->mem_slab_items = s->slab.item_bytes;
     for (uint32_t i = 0; i < HP_NUM_DBS; i++) {
         out->keys += idx_count(&s->db[i].ix);
         out->expires += s->db[i].ttl_len;

@@ -147,6 +147,8 @@ struct shard_stats {
     uint64_t expires;           /* keys with TTL, all dbs */
     uint64_t expired_keys;      /* reclaimed by expiry since start */
     uint64_t rehashing;         /* 1 while an incremental resize is running */
+    uint64_t mem_slab;          /* of mem_used: slabs holding small entries */
+    uint64_t mem_slab_items;    /* of mem_slab: bytes of live entries (size classes) */
 };
 void shard_get_stats(const struct shard *s, struct shard_stats *out);
 
@@ -177,7 +179,9 @@ int shard_arena_stats(struct shard *s, struct shard_arena_stats *out);
 size_t shard_rehash_step(struct shard *s, size_t budget);
 
 /* Test hook: after `after` more successful allocations every allocation of
- * this shard fails, until called again with UINT64_MAX (the default). */
+ * this shard fails, until called again with UINT64_MAX (the default).  An
+ * entry counts as one allocation whether it takes a free item of a slab or
+ * needs a new slab. */
 void shard_debug_fail_allocs(struct shard *s, uint64_t after);
 
 #endif

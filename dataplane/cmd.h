@@ -99,7 +99,7 @@ HP_EXEC_HANDLERS(HP_DECLARE_EXEC)
 /* ---- client handlers (cmd_server.c) ------------------------------------ */
 #define HP_CLIENT_HANDLERS(X)                                                \
     X(ping) X(echo) X(hello) X(quit) X(reset) X(select) X(command)          \
-    X(info) X(config) X(client) X(time) X(shutdown)
+    X(info) X(config) X(client) X(time) X(shutdown) X(bgrewriteaof)
 #define HP_DECLARE_CLIENT(n) void cmd_##n(struct client_ctx *c);
 HP_CLIENT_HANDLERS(HP_DECLARE_CLIENT)
 

@@ -39,6 +39,7 @@
 #include "../common/resp.h"
 #include "../common/strutil.h"
 #include "../storage/shard.h"
+#include "persist.h"
 #include "udp.h"
 
 #ifndef HP_VERSION
@@ -1659,6 +1660,7 @@ struct info_part {
     char backend[16];
     char config_file[CONFIG_STR_MAX];
     uint64_t *mem_peak;      /* &runtime->mem_peak (atomic), for used_memory_peak */
+    struct persist_info aof; /* INFO persistence */
 };
 
 static uint32_t info_sections(int argc, const struct hp_slice *argv)
@@ -1710,6 +1712,7 @@ static void info_part_fn(struct worker *w, const struct bcast_req *req, struct r
     snprintf(p.backend, sizeof(p.backend), "%s", worker_backend_name(w));
     snprintf(p.config_file, sizeof(p.config_file), "%s", cfg->config_file);
     p.mem_peak = &w->rt->mem_peak;
+    persist_get_info(w->rt, &p.aof);
     rbuf_append(part, &p, sizeof(p));
     /* The UDP dataplane's lines of this worker follow the struct as text. */
     udp_info_part(w, part);
@@ -1943,6 +1946,19 @@ static void info_keyspace(struct rbuf *b, const struct info_totals *t)
     }
 }
 
+/* Redis' field names; the aof_* size lines only while the log is on, as in Redis. */
+static void info_persistence(struct rbuf *b, const struct persist_info *a)
+{
+    text_addf(b, "# Persistence\r\nloading:0\r\nasync_loading:0\r\n");
+    text_addf(b, "aof_enabled:%d\r\naof_rewrite_in_progress:%d\r\n", a->enabled ? 1 : 0,
+              a->rewrite_in_progress ? 1 : 0);
+    text_addf(b, "aof_last_bgrewrite_status:%s\r\n", a->last_rewrite_ok ? "ok" : "err");
+    text_addf(b, "aof_last_write_status:%s\r\n", a->error == 0 ? "ok" : "err");
+    if (a->enabled)
+        text_addf(b, "aof_current_size:%llu\r\naof_base_size:%llu\r\n",
+                  (unsigned long long)a->current_size, (unsigned long long)a->base_size);
+}
+
 /* Sections in Redis' fixed order, separated by an empty line. */
 static void info_build(struct rbuf *b, uint32_t mask, const struct info_totals *t, int64_t now_ms)
 {
@@ -1959,7 +1975,7 @@ static void info_build(struct rbuf *b, uint32_t mask, const struct info_totals *
     INFO_SECTION(INFO_SERVER, info_server(b, t, now_ms));
     INFO_SECTION(INFO_CLIENTS, info_clients(b, t));
     INFO_SECTION(INFO_MEMORY, info_memory(b, t));
-    INFO_SECTION(INFO_PERSISTENCE, text_addf(b, "# Persistence\r\nloading:0\r\nasync_loading:0\r\n"));
+    INFO_SECTION(INFO_PERSISTENCE, info_persistence(b, &t->first.aof));
     INFO_SECTION(INFO_STATS, info_stats(b, t));
     INFO_SECTION(INFO_REPLICATION, text_addf(b, "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n"));
     INFO_SECTION(INFO_CPU, info_cpu(b));

@@ -123,6 +123,8 @@ static const struct cmd_spec cmd_specs[CMD_COUNT] = {
     KEYED(setrange, 4, W | M, 1, 1, 1,
           "Overwrite part of a string at key starting at the specified offset", "string",
           "2.2.0"),
+    CLIENT(bgrewriteaof, 1, CMD_ADMIN | NS | LS, "Asynchronously rewrite the append-only file",
+           "server", "1.0.0"),
     CLIENT(shutdown, -1, CMD_ADMIN | NS | LS | CMD_NO_MULTI,
            "Synchronously save the dataset to disk and then shut down the server", "server",
            "1.0.0"),
@@ -207,6 +209,7 @@ const struct cmd_spec *cmd_lookup(const uint8_t *name, size_t len)
     case CMD_KEY(10, 'e'): CMD_TRY(expiretime) break;
     case CMD_KEY(11, 'i'): CMD_TRY(incrbyfloat) break;
     case CMD_KEY(11, 'p'): CMD_TRY(pexpiretime) break;
+    case CMD_KEY(12, 'b'): CMD_TRY(bgrewriteaof) break;
     default:
         break;
     }

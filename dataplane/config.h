@@ -74,6 +74,8 @@ struct hp_config {
     int appendfsync;                   /* enum aof_fsync_policy: always, everysec, no */
     char dir[CONFIG_STR_MAX];          /* where the log lives */
     int aof_load_corrupt;              /* 1: start despite damaged log data, skipping it */
+    int64_t auto_aof_rewrite_percentage; /* rewrite when the log grew this % since the last (0 = never) */
+    int64_t auto_aof_rewrite_min_size;   /* ... and is at least this many bytes */
     struct config_rt rt;
 };
 

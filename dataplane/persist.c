@@ -42,7 +42,9 @@
 
 #define PX_LAYOUT_NAME "hotpath-shards"
 #define PX_SPIN_LIMIT_MS 5000      /* remote/multi-shard write waiting for the ring */
-#define PX_HELD_SLEEP_US 50        /* idle sleep cap while holding replies */
+#define PX_RW_KEYS 32              /* keys a rewrite snapshots per worker loop iteration */
+#define PX_AUTO_CHECK_MS 100       /* automatic rewrite check period */
+#define PX_OVF_SLEEP_US 50         /* idle sleep cap while records wait for ring room */
 #define PX_ALWAYS_THREAD_IDLE_US 50 /* log thread poll ceiling with appendfsync always */
 /* Log sizes: the largest record is min(ring / 2, staging - 4 KiB,
  * segment - 4 KiB) = 16 MiB, so values up to about 16 MiB can be logged.
@@ -79,10 +81,32 @@ struct px_held {
 struct px_worker {
     struct px_held *q;             /* FIFO ring, cap a power of two */
     uint32_t head, n, cap;
+    /* Set by the worker before it sleeps holding replies; the log thread
+     * clears it and wakes the worker when a durable LSN advances. */
+    uint32_t wants_wake;           /* __atomic builtins only */
+};
+
+/* A shard's part of the running rewrite (follows shard ownership). */
+struct px_rwshard {
+    uint64_t gen;                  /* last rewrite this shard finished */
+    bool active;
+    uint32_t db;
+    uint64_t cursor;
 };
 
 struct persist {
     struct aof_log *log;
+    struct runtime *rt;
+    /* rewrite: rw_gen, rw_left, rw_starting, base_bytes via __atomic builtins */
+    uint64_t rw_gen;               /* rewrites started; running while != log's done count */
+    uint32_t rw_left;              /* shards still snapshotting the current one */
+    uint32_t rw_starting;
+    uint64_t rw_end[HP_MAX_SHARDS];/* each shard's last snapshot LSN */
+    struct px_rwshard rws[HP_MAX_SHARDS];
+    uint64_t base_bytes;           /* log size after start-up / the last rewrite */
+    uint64_t auto_pct, auto_min_bytes;
+    int64_t auto_next_ms;          /* worker 0 only */
+    uint64_t auto_seen_done;       /* worker 0 only */
     enum aof_fsync_policy fsync;
     size_t max_record;
     uint64_t loaded_records;
@@ -402,6 +426,138 @@ static void held_release(struct worker *w, struct px_held *h)
     conn_maybe_free(c);
 }
 
+/* ---- log rewrite (BGREWRITEAOF, docs/AOF.md section 15) -------------------------- */
+
+/* Log one live key of the shard being snapshotted, exactly as px_log_key
+ * logs a key after a write (SET k v [PXAT t]). */
+struct px_rw_ctx {
+    struct persist *p;
+    uint32_t shard, db;
+    int64_t now_ms;
+};
+
+static void px_rw_entry(void *arg, const struct entry *e)
+{
+    struct px_rw_ctx *cx = arg;
+    struct hp_slice argv[5];
+    char ms[24];
+    uint32_t argc = 3;
+    argv[0] = hp_slice_make("SET", 3);
+    argv[1] = entry_key(e);
+    argv[2] = entry_str(e);
+    int64_t exp = entry_expire_ms(e);
+    if (exp != SHARD_NO_EXPIRE) {
+        argv[3] = hp_slice_make("PXAT", 4);
+        argv[4] = hp_slice_make(ms, i64_to_str(ms, exp));
+        argc = 5;
+    }
+    struct px_wait wt;
+    px_append(cx->p, cx->shard, cx->db, cx->now_ms, argc, argv, &wt);
+}
+
+/*
+ * One bounded slice of this worker's shard snapshot: at most PX_RW_KEYS keys
+ * per loop iteration, only while the worker holds its shard and nothing
+ * waits in the overflow queue (so LSNs are exact and the ring has drained).
+ */
+static unsigned px_rewrite_step(struct persist *p, struct worker *w)
+{
+    uint32_t id = w->id;
+    struct px_rwshard *r = &p->rws[id];
+    uint64_t gen = __atomic_load_n(&p->rw_gen, __ATOMIC_ACQUIRE);
+    if (r->gen == gen || p->ovf[id].n > 0)
+        return 0;
+    if (!r->active) {
+        aof_log_rewrite_mark(p->log, id, aof_log_last_lsn(p->log, id) + 1);
+        r->active = true;
+        r->db = 0;
+        r->cursor = 0;
+    }
+    struct shard *sh = w->rt->shards[id];
+    struct px_rw_ctx cx = {.p = p, .shard = id, .now_ms = w->now_ms};
+    while (r->db < HP_NUM_DBS && r->cursor == 0 && shard_db_size(sh, r->db) == 0)
+        r->db++; /* empty databases cost nothing */
+    if (r->db < HP_NUM_DBS) {
+        cx.db = r->db;
+        r->cursor = shard_scan(sh, r->db, r->cursor, PX_RW_KEYS, w->now_ms, px_rw_entry, &cx);
+        if (r->cursor == 0)
+            r->db++;
+        if (r->db < HP_NUM_DBS)
+            return 1;
+    }
+    /* Done: the last snapshot LSN includes records still queued. */
+    p->rw_end[id] = aof_log_last_lsn(p->log, id) + p->ovf[id].n;
+    r->active = false;
+    r->gen = gen;
+    if (__atomic_sub_fetch(&p->rw_left, 1, __ATOMIC_ACQ_REL) == 0) {
+        bool ok = aof_log_rewrite_finish(p->log, p->rw_end);
+        HP_ASSERT(ok); /* a new rewrite starts only after the last one finished */
+    }
+    return 1;
+}
+
+static bool px_rewrite_running(const struct persist *p)
+{
+    return __atomic_load_n(&p->rw_gen, __ATOMIC_ACQUIRE) != aof_log_rewrites_done(p->log, NULL);
+}
+
+/* Start a rewrite: 0, -EBUSY if one runs.  Any worker (the command) or
+ * worker 0 (the automatic trigger); the compare-and-swap picks one. */
+static int px_rewrite_start(struct persist *p)
+{
+    uint64_t gen = __atomic_load_n(&p->rw_gen, __ATOMIC_ACQUIRE);
+    if (gen != aof_log_rewrites_done(p->log, NULL) ||
+        !__atomic_compare_exchange_n(&p->rw_starting, &(uint32_t){0}, 1, false,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        return -EBUSY;
+    if (__atomic_load_n(&p->rw_gen, __ATOMIC_ACQUIRE) != gen) { /* raced: lost */
+        __atomic_store_n(&p->rw_starting, 0, __ATOMIC_RELEASE);
+        return -EBUSY;
+    }
+    __atomic_store_n(&p->rw_left, p->rt->nworkers, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->rw_gen, gen + 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&p->rw_starting, 0, __ATOMIC_RELEASE);
+    log_notice("AOF: background log rewrite started");
+    return 0;
+}
+
+/* Worker 0, a few times a second: the automatic trigger (Redis' rule: the
+ * log grew by auto-aof-rewrite-percentage over its size after the last
+ * rewrite, and is at least auto-aof-rewrite-min-size). */
+static void px_rewrite_auto(struct persist *p, struct worker *w)
+{
+    if (w->now_ms < p->auto_next_ms)
+        return;
+    p->auto_next_ms = w->now_ms + PX_AUTO_CHECK_MS;
+    uint64_t done = aof_log_rewrites_done(p->log, NULL);
+    struct aof_log_stats st;
+    aof_log_get_stats(p->log, &st);
+    if (done != p->auto_seen_done) { /* a rewrite finished: new base */
+        p->auto_seen_done = done;
+        __atomic_store_n(&p->base_bytes, st.log_bytes, __ATOMIC_RELAXED);
+    }
+    uint64_t base = __atomic_load_n(&p->base_bytes, __ATOMIC_RELAXED);
+    if (p->auto_pct == 0 || st.log_bytes < p->auto_min_bytes || px_rewrite_running(p))
+        return;
+    if (base == 0 || st.log_bytes * 100 > base * (100 + p->auto_pct))
+        px_rewrite_start(p);
+}
+
+void cmd_bgrewriteaof(struct client_ctx *c)
+{
+    struct persist *p = c->worker->rt->persist;
+    if (p == NULL) {
+        resp_add_error(c->out, "ERR Background append only file rewriting needs "
+                               "appendonly yes (no log to rewrite)");
+        return;
+    }
+    if (px_rewrite_start(p) != 0) {
+        resp_add_error(c->out, "ERR Background append only file rewriting already in progress");
+        return;
+    }
+    resp_add_simple(c->out, "Background append only file rewriting started");
+}
+
 /* ---- entry points from the runtime --------------------------------------------- */
 
 bool persist_run_local(struct conn *c, const struct cmd_spec *spec, int argc,
@@ -505,6 +661,10 @@ unsigned persist_poll(struct worker *w)
     unsigned work = 0;
     if (p->ovf[w->id].n > 0 && worker_shard_free(w) && ovf_drain(p, w->id))
         work++;
+    if (worker_shard_free(w))
+        work += px_rewrite_step(p, w);
+    if (w->id == 0)
+        px_rewrite_auto(p, w);
     /* FIFO: a reply is released no earlier than its records are durable;
      * one fsync covers all shards, so head-of-line waits are short. */
     while (pw->n > 0) {
@@ -525,11 +685,43 @@ int64_t persist_sleep_cap(const struct worker *w, int64_t timeout_us)
     if (p == NULL)
         return timeout_us;
     /* The overflow queue belongs to whoever holds the shard: look only
-     * while we do. */
+     * while we do.  Nothing signals ring room, so poll (rare: the ring is
+     * full only when the disk is far behind). */
     bool ovf = worker_shard_free(w) && p->ovf[w->id].n > 0;
-    if ((p->workers[w->id].n > 0 || ovf) && timeout_us > PX_HELD_SLEEP_US)
-        return PX_HELD_SLEEP_US;
+    if (ovf && timeout_us > PX_OVF_SLEEP_US)
+        return PX_OVF_SLEEP_US;
     return timeout_us;
+}
+
+bool persist_wake_pending(struct worker *w)
+{
+    struct persist *p = w->rt->persist;
+    if (p == NULL)
+        return false;
+    struct px_worker *pw = &p->workers[w->id];
+    if (pw->n == 0)
+        return false;
+    /* Announce first, then look (pairs with px_on_durable: either we see
+     * the new durable LSN here or the log thread sees the flag and wakes
+     * us; w->sleeping is already set, so worker_wake rings the eventfd). */
+    __atomic_store_n(&pw->wants_wake, 1, __ATOMIC_SEQ_CST);
+    return held_durable(p, &pw->q[pw->head]);
+}
+
+/* Log thread: a sync made records durable; wake workers sleeping on them. */
+static void px_on_durable(void *arg, uint64_t shard_mask)
+{
+    struct persist *p = arg;
+    struct runtime *rt = p->rt;
+    (void)shard_mask; /* replies wait on any shard: wake every waiting worker */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    for (uint32_t i = 0; i < rt->nworkers; i++) {
+        if (__atomic_load_n(&p->workers[i].wants_wake, __ATOMIC_RELAXED) == 0 ||
+            __atomic_exchange_n(&p->workers[i].wants_wake, 0, __ATOMIC_SEQ_CST) == 0)
+            continue;
+        if (rt->workers[i] != NULL)
+            worker_wake(rt->workers[i]);
+    }
 }
 
 uint32_t persist_held(const struct worker *w)
@@ -541,6 +733,7 @@ uint32_t persist_held(const struct worker *w)
 void persist_get_info(const struct runtime *rt, struct persist_info *out)
 {
     memset(out, 0, sizeof(*out));
+    out->last_rewrite_ok = true;
     const struct persist *p = rt->persist;
     if (p == NULL)
         return;
@@ -552,6 +745,13 @@ void persist_get_info(const struct runtime *rt, struct persist_info *out)
     out->loaded_records = p->loaded_records;
     out->fsyncs = st.fsyncs;
     out->bytes_written = st.bytes_written;
+    int last = 0;
+    uint64_t done = aof_log_rewrites_done(p->log, &last);
+    out->rewrite_in_progress = px_rewrite_running(p);
+    out->rewrites = done;
+    out->last_rewrite_ok = last == 0;
+    out->current_size = st.log_bytes;
+    out->base_size = __atomic_load_n(&p->base_bytes, __ATOMIC_RELAXED);
 }
 
 /* ---- recovery -------------------------------------------------------------------- */
@@ -798,6 +998,9 @@ int persist_start(struct runtime *rt)
     lc.fsync = p->fsync;
     if (p->fsync == AOF_FSYNC_ALWAYS)
         lc.idle_sleep_max_us = PX_ALWAYS_THREAD_IDLE_US;
+    p->rt = rt;
+    lc.on_durable = px_on_durable;
+    lc.on_durable_arg = p;
     lc.resume = rr.fresh ? NULL : &rr.resume;
     int err = 0;
     p->log = aof_log_open(&lc, &err);
@@ -808,6 +1011,11 @@ int persist_start(struct runtime *rt)
         return -1;
     }
     p->max_record = aof_log_max_record(p->log);
+    p->auto_pct = (uint64_t)cfg->auto_aof_rewrite_percentage;
+    p->auto_min_bytes = (uint64_t)cfg->auto_aof_rewrite_min_size;
+    struct aof_log_stats st;
+    aof_log_get_stats(p->log, &st);
+    p->base_bytes = st.log_bytes;
     rt->persist = p;
     log_notice("AOF: appendonly yes, appendfsync %s, dir %s", aof_fsync_policy_name(p->fsync), dir);
     return 0;

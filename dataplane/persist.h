@@ -54,9 +54,13 @@ bool persist_exec_op(struct worker *w, const struct cmd_spec *spec, struct exec_
 /* Each loop iteration: release held replies whose records are durable and
  * push overflowed records into the log.  Returns the work done. */
 unsigned persist_poll(struct worker *w);
-/* Cap a worker's idle sleep while it holds replies: nothing wakes it when
- * the durable LSN advances, so it looks again soon. */
+/* Cap a worker's idle sleep while records of its shard wait for ring room
+ * (nothing signals room). */
 int64_t persist_sleep_cap(const struct worker *w, int64_t timeout_us);
+/* Called by a worker after announcing it sleeps (w->sleeping set): true if
+ * a held reply can be released now, so it must not sleep.  Otherwise the
+ * log thread wakes it (worker_wake) when a durable LSN advances. */
+bool persist_wake_pending(struct worker *w);
 /* Replies held by this worker (shutdown drains them first). */
 uint32_t persist_held(const struct worker *w);
 
@@ -68,6 +72,11 @@ struct persist_info {
     uint64_t loaded_records;   /* replayed at start-up */
     uint64_t fsyncs;
     uint64_t bytes_written;
+    bool rewrite_in_progress;
+    bool last_rewrite_ok;      /* the last finished rewrite updated the manifest */
+    uint64_t rewrites;         /* finished since start */
+    uint64_t current_size;     /* valid bytes of all listed segments */
+    uint64_t base_size;        /* current_size after start-up / the last rewrite */
 };
 void persist_get_info(const struct runtime *rt, struct persist_info *out);
 

@@ -146,12 +146,13 @@ static void worker_sleep(struct worker *w)
         timeout_us = to_tick;
     /* NIC queues raise no wake-up here: back off, but only so far. */
     timeout_us = udp_sleep_cap(w, timeout_us);
-    /* Held durable replies: the log thread does not wake us. */
+    /* Records waiting for log ring room: nothing signals room. */
     timeout_us = persist_sleep_cap(w, timeout_us);
     if (timeout_us <= 0)
         return;
     __atomic_store_n(&w->sleeping, 1, __ATOMIC_SEQ_CST);
-    if (xshard_pending_input(w)) {
+    /* Held durable replies: the log thread wakes us once we announced. */
+    if (xshard_pending_input(w) || persist_wake_pending(w)) {
         __atomic_store_n(&w->sleeping, 0, __ATOMIC_SEQ_CST);
         return;
     }

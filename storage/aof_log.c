@@ -38,14 +38,16 @@
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+#include <dirent.h>
 
 #include "../common/clock.h"
 #include "../common/log.h"
 
 #define RING_WRAP_MARK 0xffffffffu    /* cannot be a record magic */
-#define URING_DEPTH 8
+#define URING_DEPTH 16             /* write + linked sync + AOF_SYNC_DEPTH_MAX pipelined syncs */
 #define UD_WRITE 1u
 #define UD_SYNC 2u
+#define UD_PIPE_BASE 16u           /* + slot: a pipelined sync */
 #define MANIFEST_MAX_BYTES ((size_t)AOF_MAX_SEGMENTS * 64 + 256)
 
 struct aof_ring {
@@ -60,6 +62,11 @@ struct aof_ring {
     _Alignas(64) _Atomic uint64_t durable_lsn;
     _Atomic uint64_t written_lsn;
     uint8_t *buf;
+    /* rewrite: first snapshot LSN (set by the producer before it appends
+     * that record; 0 = none) and, persistence thread only, the first
+     * segment that got a record with LSN >= cut_lsn (0 = none yet) */
+    _Atomic uint64_t cut_lsn;
+    uint64_t keep_seg;
 };
 
 struct aof_log {
@@ -95,11 +102,29 @@ struct aof_log {
     struct aof_manifest man;
     uint32_t man_cap;
     int final_error;
+    /* commit pipeline (appendfsync always): syncs in flight, FIFO in
+     * submission order; slot i covers file offsets < pipe_end[i] of the
+     * current segment and the LSNs pipe_lsn[i][s] */
+    uint32_t pipe_depth;
+    uint32_t pipe_head, pipe_n;
+    uint64_t pipe_sub_off;         /* end covered by the newest submitted sync */
+    uint64_t pipe_t0[AOF_SYNC_DEPTH_MAX]; /* submission time of each (ns) */
+    uint64_t sync_avg_ns;          /* moving average of a sync's duration */
+    uint64_t pipe_end[AOF_SYNC_DEPTH_MAX];
+    int pipe_res[AOF_SYNC_DEPTH_MAX];   /* 1 running, 0 done, < 0 failed (-errno) */
+    uint64_t pipe_lsn[AOF_SYNC_DEPTH_MAX][HP_MAX_SHARDS];
 
     /* ---- shared ---- */
     _Atomic int error;             /* positive errno, 0 = healthy */
     _Atomic uint64_t st_bytes, st_records, st_fsyncs, st_rotations, st_errors;
     _Atomic uint64_t st_seg, st_off;
+    _Atomic uint64_t st_sealed;    /* valid bytes of the sealed listed segments */
+    _Atomic uint64_t st_removed;
+    /* rewrite finish request: rw_end is written before rw_req (release) */
+    _Atomic int rw_req;
+    uint64_t rw_end[HP_MAX_SHARDS];
+    _Atomic uint64_t rw_done;
+    _Atomic int rw_status;
 #ifdef HP_AOF_FAULT_INJECTION
     _Atomic uint32_t fault_count[AOF_FAULT_NOPS];
     _Atomic int fault_err[AOF_FAULT_NOPS];
@@ -546,6 +571,34 @@ void aof_log_get_stats(const struct aof_log *l, struct aof_log_stats *out)
     out->write_errors = atomic_load_explicit(&l->st_errors, memory_order_relaxed);
     out->current_segment = atomic_load_explicit(&l->st_seg, memory_order_relaxed);
     out->current_offset = atomic_load_explicit(&l->st_off, memory_order_relaxed);
+    out->log_bytes = atomic_load_explicit(&l->st_sealed, memory_order_relaxed) +
+                     out->current_offset;
+    out->removed_segments = atomic_load_explicit(&l->st_removed, memory_order_relaxed);
+}
+
+void aof_log_rewrite_mark(struct aof_log *l, uint32_t shard, uint64_t first_lsn)
+{
+    HP_ASSERT(shard < l->cfg.nshards && first_lsn == l->rings[shard].last_lsn + 1);
+    /* Relaxed is enough: the record with this LSN is published later by the
+     * release store of the ring tail, which the drainer acquires. */
+    atomic_store_explicit(&l->rings[shard].cut_lsn, first_lsn, memory_order_relaxed);
+}
+
+bool aof_log_rewrite_finish(struct aof_log *l, const uint64_t end_lsn[HP_MAX_SHARDS])
+{
+    if (atomic_load_explicit(&l->rw_req, memory_order_acquire) != 0)
+        return false;
+    memcpy(l->rw_end, end_lsn, sizeof(l->rw_end));
+    atomic_store_explicit(&l->rw_req, 1, memory_order_release);
+    return true;
+}
+
+uint64_t aof_log_rewrites_done(const struct aof_log *l, int *last_status)
+{
+    uint64_t n = atomic_load_explicit(&l->rw_done, memory_order_acquire);
+    if (last_status != NULL)
+        *last_status = atomic_load_explicit(&l->rw_status, memory_order_relaxed);
+    return n;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -559,10 +612,17 @@ static int uring_fail(struct aof_log *l, int rc)
                 strerror(-rc));
     io_uring_queue_exit(&l->uring);
     l->uring_ok = false;
+    for (uint32_t i = 0; i < l->pipe_n; i++) {
+        uint32_t slot = (l->pipe_head + i) % AOF_SYNC_DEPTH_MAX;
+        if (l->pipe_res[slot] == 1)
+            l->pipe_res[slot] = rc; /* its outcome is unknown: not durable */
+    }
     l->files_registered = false;
     l->bufs_registered = false;
     return rc;
 }
+
+static void pipe_complete(struct aof_log *l, uint32_t slot, int res);
 
 static int uring_wait(struct aof_log *l, unsigned want, int res[2])
 {
@@ -583,6 +643,11 @@ static int uring_wait(struct aof_log *l, unsigned want, int res[2])
         if (rc < 0)
             return uring_fail(l, rc);
         uint64_t ud = io_uring_cqe_get_data64(cqe);
+        if (ud >= UD_PIPE_BASE) { /* a pipelined sync finished meanwhile */
+            pipe_complete(l, (uint32_t)(ud - UD_PIPE_BASE), cqe->res);
+            io_uring_cqe_seen(&l->uring, cqe);
+            continue;
+        }
         HP_ASSERT(ud == UD_WRITE || ud == UD_SYNC);
         res[ud - 1] = cqe->res;
         io_uring_cqe_seen(&l->uring, cqe);
@@ -705,6 +770,11 @@ static bool drain_ring(struct aof_log *l, struct aof_ring *r)
         memcpy(l->stage + l->stage_len, rec, len);
         l->stage_len += len;
         r->staged_lsn = aof_load64(rec + 16);
+        if (r->keep_seg == 0) {
+            uint64_t cut = atomic_load_explicit(&r->cut_lsn, memory_order_relaxed);
+            if (cut != 0 && r->staged_lsn >= cut)
+                r->keep_seg = l->seg_id;
+        }
         h += len;
         moved = true;
     }
@@ -744,12 +814,28 @@ static void publish_written(struct aof_log *l)
                               memory_order_release);
 }
 
+/* Durable LSNs advance to lsn[] (never back); the runtime hears which. */
+static void publish_durable_lsns(struct aof_log *l, const uint64_t *lsn)
+{
+    uint64_t mask = 0;
+    for (uint32_t s = 0; s < l->cfg.nshards; s++) {
+        struct aof_ring *r = &l->rings[s];
+        if (lsn[s] <= atomic_load_explicit(&r->durable_lsn, memory_order_relaxed))
+            continue;
+        atomic_store_explicit(&r->durable_lsn, lsn[s], memory_order_release);
+        mask |= (uint64_t)1 << s;
+    }
+    if (mask != 0 && l->cfg.on_durable != NULL)
+        l->cfg.on_durable(l->cfg.on_durable_arg, mask);
+}
+
 static void publish_durable(struct aof_log *l)
 {
     HP_ASSERT(l->stage_written == l->stage_len);
+    uint64_t lsn[HP_MAX_SHARDS];
     for (uint32_t s = 0; s < l->cfg.nshards; s++)
-        atomic_store_explicit(&l->rings[s].durable_lsn, l->rings[s].staged_lsn,
-                              memory_order_release);
+        lsn[s] = l->rings[s].staged_lsn;
+    publish_durable_lsns(l, lsn);
 }
 
 /* Drop staged bytes up to `upto` (keeping the partial block with O_DIRECT). */
@@ -787,8 +873,11 @@ static void count_written(struct aof_log *l, size_t from, size_t to)
  * Returns 0 or a negative errno.  On a sync failure `written` falls back to
  * `synced`, so the retry writes those bytes again.
  */
+static void sync_time(struct aof_log *l, uint64_t t0);
+
 static int stage_flush(struct aof_log *l, bool sync)
 {
+    uint64_t t0 = sync ? clock_mono_ns() : 0;
     bool dsync = sync && l->uring_ok && l->cfg.sync_method == AOF_SYNC_DSYNC_WRITE;
     bool linked = sync && l->uring_ok && l->cfg.sync_method == AOF_SYNC_URING_FSYNC;
     bool synced = false;
@@ -838,6 +927,7 @@ static int stage_flush(struct aof_log *l, bool sync)
         }
     }
     atomic_fetch_add_explicit(&l->st_fsyncs, 1, memory_order_relaxed);
+    sync_time(l, t0);
     l->file_dirty = false;
     l->stage_synced = l->stage_written;
     l->last_sync_ms = mono_ms();
@@ -987,8 +1077,264 @@ static int rotate(struct aof_log *l)
     l->file_dirty = false;
     l->need_rotate = false;
     atomic_fetch_add_explicit(&l->st_rotations, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&l->st_sealed, seal_len, memory_order_relaxed);
     atomic_store_explicit(&l->st_seg, new_id, memory_order_relaxed);
     atomic_store_explicit(&l->st_off, AOF_BLOCK, memory_order_relaxed);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* commit pipeline (appendfsync always)                                     */
+
+/*
+ * Serial group commit (write, sync, publish, repeat) leaves the disk idle
+ * while records pile up and workers idle while the disk syncs.  Here the
+ * thread writes staged records into the page cache at once and submits an
+ * IORING_OP_FSYNC(DATASYNC) for them without waiting, up to pipe_depth in
+ * flight.  A sync covers every byte written before it was submitted, but a
+ * failed sync may have dropped dirty pages that a later successful one no
+ * longer covers, so syncs are retired strictly in submission order and the
+ * durable LSN advances only over that completed prefix.  Writes stay
+ * synchronous (a page-cache copy), so a sync never runs under a buffer that
+ * staging compaction moves.  Rotation and close settle the pipeline first.
+ */
+/* The pipeline runs only while syncs take at least sync_pipeline_min_us
+ * (moving average): on a disk that syncs faster, overlapping syncs cost
+ * more CPU (io_uring workers, a write and a sync per commit) than they
+ * save, and the serial write+sync was faster there (docs/BENCHMARKS.md). */
+static bool pipe_on(const struct aof_log *l)
+{
+    return l->pipe_depth > 1 && l->uring_ok && !l->cfg.direct_io &&
+           l->cfg.fsync == AOF_FSYNC_ALWAYS &&
+           l->sync_avg_ns >= (uint64_t)l->cfg.sync_pipeline_min_us * 1000u;
+}
+
+static void sync_time(struct aof_log *l, uint64_t t0)
+{
+    uint64_t d = clock_mono_ns() - t0;
+    l->sync_avg_ns = l->sync_avg_ns == 0 ? d : (l->sync_avg_ns * 7 + d) / 8;
+}
+
+static void pipe_complete(struct aof_log *l, uint32_t slot, int res)
+{
+    HP_ASSERT(slot < AOF_SYNC_DEPTH_MAX && l->pipe_res[slot] == 1);
+    if (res >= 0)
+        res = FAULT(l, AOF_FAULT_SYNC);
+    l->pipe_res[slot] = res < 0 ? res : 0;
+    sync_time(l, l->pipe_t0[slot]);
+}
+
+/* Take finished syncs off the completion queue, waiting up to wait_us for
+ * the first one (0: do not wait). */
+static void pipe_reap(struct aof_log *l, uint32_t wait_us)
+{
+    if (!l->uring_ok || l->pipe_n == 0)
+        return;
+    struct io_uring_cqe *cqe;
+    if (wait_us > 0) {
+        struct __kernel_timespec ts = {.tv_sec = wait_us / 1000000u,
+                                       .tv_nsec = (long long)(wait_us % 1000000u) * 1000};
+        int rc = io_uring_wait_cqe_timeout(&l->uring, &cqe, &ts);
+        if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN) {
+            uring_fail(l, rc);
+            return;
+        }
+    }
+    while (io_uring_peek_cqe(&l->uring, &cqe) == 0) {
+        uint64_t ud = io_uring_cqe_get_data64(cqe);
+        HP_ASSERT(ud >= UD_PIPE_BASE); /* nothing else is in flight between steps */
+        pipe_complete(l, (uint32_t)(ud - UD_PIPE_BASE), cqe->res);
+        io_uring_cqe_seen(&l->uring, cqe);
+    }
+}
+
+/* Wait until no sync is running (their results are kept for retiring). */
+static void pipe_wait_all(struct aof_log *l)
+{
+    for (;;) {
+        bool running = false;
+        for (uint32_t i = 0; i < l->pipe_n; i++)
+            running |= l->pipe_res[(l->pipe_head + i) % AOF_SYNC_DEPTH_MAX] == 1;
+        if (!running || !l->uring_ok)
+            return;
+        pipe_reap(l, 1000);
+    }
+}
+
+/* Retire finished syncs in submission order.  0, or the first failure: then
+ * every sync is waited for and dropped, and writing restarts at the last
+ * durable byte (section 9: after a failed sync the page cache cannot be
+ * trusted to still hold what was written). */
+static int pipe_retire(struct aof_log *l)
+{
+    bool advanced = false;
+    while (l->pipe_n > 0) {
+        uint32_t slot = l->pipe_head;
+        int res = l->pipe_res[slot];
+        if (res == 1)
+            break;
+        if (res < 0) {
+            pipe_wait_all(l);
+            l->pipe_n = 0;
+            l->stage_written = HP_MIN(l->stage_written, l->stage_synced);
+            l->pipe_sub_off = l->stage_off + l->stage_written;
+            return res;
+        }
+        HP_ASSERT(l->pipe_end[slot] >= l->stage_off + l->stage_synced);
+        l->stage_synced = (size_t)(l->pipe_end[slot] - l->stage_off);
+        publish_durable_lsns(l, l->pipe_lsn[slot]);
+        atomic_fetch_add_explicit(&l->st_fsyncs, 1, memory_order_relaxed);
+        l->pipe_head = (slot + 1) % AOF_SYNC_DEPTH_MAX;
+        l->pipe_n--;
+        advanced = true;
+    }
+    if (advanced) {
+        l->file_dirty = l->stage_synced < l->stage_written;
+        l->last_sync_ms = mono_ms();
+        stage_compact(l, l->stage_synced);
+    }
+    return 0;
+}
+
+/* Submit a sync covering everything written so far (all of staging). */
+static int pipe_submit(struct aof_log *l)
+{
+    HP_ASSERT(l->pipe_n < l->pipe_depth && l->stage_written == l->stage_len);
+    uint32_t slot = (l->pipe_head + l->pipe_n) % AOF_SYNC_DEPTH_MAX;
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&l->uring);
+    HP_ASSERT(sqe != NULL); /* URING_DEPTH covers every sqe that can be pending */
+    prep_sync(l, sqe);
+    io_uring_sqe_set_data64(sqe, UD_PIPE_BASE + slot);
+    l->pipe_end[slot] = l->stage_off + l->stage_written;
+    l->pipe_res[slot] = 1;
+    for (uint32_t s = 0; s < l->cfg.nshards; s++)
+        l->pipe_lsn[slot][s] = l->rings[s].staged_lsn;
+    l->pipe_n++;
+    l->pipe_sub_off = l->pipe_end[slot];
+    l->pipe_t0[slot] = clock_mono_ns();
+    int rc = FAULT(l, AOF_FAULT_URING);
+    if (rc == 0) {
+        do {
+            rc = io_uring_submit(&l->uring);
+        } while (rc == -EINTR);
+    }
+    return rc < 0 ? uring_fail(l, rc) : 0;
+}
+
+/* One non-blocking round: retire, write what is staged, start a sync. */
+static int pipe_step(struct aof_log *l)
+{
+    pipe_reap(l, 0);
+    int rc = pipe_retire(l);
+    if (rc == 0 && l->stage_written < l->stage_len)
+        rc = stage_flush(l, false);
+    /* While syncs run, pipe_sub_off is in this segment (rotation settles). */
+    uint64_t covered = l->pipe_n > 0 ? l->pipe_sub_off : l->stage_off + l->stage_synced;
+    if (rc == 0 && l->stage_written == l->stage_len &&
+        l->stage_off + l->stage_written > covered && l->pipe_n < l->pipe_depth)
+        rc = pipe_submit(l);
+    /* Syncs that finished while the write waited: publish them now rather
+     * than after the next idle wait. */
+    if (rc == 0)
+        rc = pipe_retire(l);
+    return rc;
+}
+
+/* Wait for and retire every sync in flight (before rotation or close, and
+ * when io_uring failed under them). */
+static int pipe_settle(struct aof_log *l)
+{
+    if (l->pipe_n == 0)
+        return 0;
+    pipe_wait_all(l);
+    return pipe_retire(l);
+}
+
+/* ------------------------------------------------------------------------ */
+/* rewrite completion (persistence thread)                                  */
+
+/* Drop the sealed segments before `keep` from the MANIFEST, then delete them. */
+static int rewrite_drop_before(struct aof_log *l, uint64_t keep)
+{
+    uint32_t k = 0;
+    uint64_t bytes = 0;
+    while (k < l->man.n && l->man.ids[k] < keep && l->man.lens[k] != AOF_SEG_ACTIVE)
+        bytes += l->man.lens[k++];
+    if (k == 0)
+        return 0;
+    uint64_t first_id = l->man.ids[0], last_id = l->man.ids[k - 1];
+    struct aof_manifest nm = {.n = l->man.n - k, .ids = l->man.ids + k, .lens = l->man.lens + k};
+    bool renamed = false;
+    int rc = manifest_write_at(l->dirfd, &nm, &renamed);
+    if (rc != 0 && !renamed)
+        return rc;
+    /* Renamed (maybe without the directory sync): the new list may be the
+     * one on disk, so the dropped segments stay dropped in memory too. */
+    for (uint32_t i = 0; i < k; i++) {
+        char name[64];
+        aof_segment_name(l->man.ids[i], name, sizeof(name));
+        if (unlinkat(l->dirfd, name, 0) != 0 && errno != ENOENT)
+            log_warning("AOF: cannot remove %s: %s (removed at next start)", name,
+                        strerror(errno));
+    }
+    memmove(l->man.ids, l->man.ids + k, nm.n * sizeof(*l->man.ids));
+    memmove(l->man.lens, l->man.lens + k, nm.n * sizeof(*l->man.lens));
+    l->man.n = nm.n;
+    atomic_fetch_sub_explicit(&l->st_sealed, bytes, memory_order_relaxed);
+    atomic_fetch_add_explicit(&l->st_removed, k, memory_order_relaxed);
+    if (rc == 0 && fsync_dirfd(l->dirfd) != 0)
+        rc = -errno;
+    log_notice("AOF: rewrite removed %u segment(s) (%016llx..%016llx, %.1f MB)", k,
+               (unsigned long long)first_id, (unsigned long long)last_id, (double)bytes / 1e6);
+    return rc;
+}
+
+/*
+ * A finish request is pending: once every snapshot record is durable, the
+ * oldest segments holding only records older than their shard's cut go.
+ * Returns 0 (done, or not possible yet) or -errno from a sync.
+ */
+static int rewrite_step(struct aof_log *l)
+{
+    if (atomic_load_explicit(&l->rw_req, memory_order_acquire) == 0)
+        return 0;
+    bool durable = true;
+    for (uint32_t s = 0; s < l->cfg.nshards; s++)
+        durable &= atomic_load_explicit(&l->rings[s].durable_lsn, memory_order_relaxed) >=
+                   l->rw_end[s];
+    if (!durable) {
+        /* always: the next commits get there.  everysec / no: sync what is
+         * staged now (the rest of the snapshot is still being drained). */
+        if (l->cfg.fsync == AOF_FSYNC_EVERYSEC && l->stage_synced < l->stage_len)
+            return stage_flush(l, true);
+        if (l->cfg.fsync == AOF_FSYNC_NO && l->file_dirty) {
+            int rc = io_sync(l);
+            if (rc == 0) {
+                atomic_fetch_add_explicit(&l->st_fsyncs, 1, memory_order_relaxed);
+                l->file_dirty = false;
+                publish_durable(l);
+            }
+            return rc;
+        }
+        return 0;
+    }
+    uint64_t keep = l->seg_id;
+    for (uint32_t s = 0; s < l->cfg.nshards; s++) {
+        struct aof_ring *r = &l->rings[s];
+        if (r->keep_seg != 0 && r->keep_seg < keep)
+            keep = r->keep_seg;
+    }
+    int rc = rewrite_drop_before(l, keep);
+    if (rc != 0)
+        log_warning("AOF: rewrite could not update the manifest: %s (the old log stays valid)",
+                    strerror(-rc));
+    for (uint32_t s = 0; s < l->cfg.nshards; s++) {
+        atomic_store_explicit(&l->rings[s].cut_lsn, 0, memory_order_relaxed);
+        l->rings[s].keep_seg = 0;
+    }
+    atomic_store_explicit(&l->rw_status, rc, memory_order_relaxed);
+    atomic_store_explicit(&l->rw_req, 0, memory_order_release);
+    atomic_fetch_add_explicit(&l->rw_done, 1, memory_order_release);
     return 0;
 }
 
@@ -1003,7 +1349,12 @@ static int writer_step(struct aof_log *l, bool stopping)
     int rc = 0;
     switch (l->cfg.fsync) {
     case AOF_FSYNC_ALWAYS:
-        if (unsynced)
+        if (pipe_on(l) && !l->need_rotate && !stopping) {
+            rc = pipe_step(l);
+            break;
+        }
+        rc = pipe_settle(l);
+        if (rc == 0 && l->stage_synced < l->stage_len)
             rc = stage_flush(l, true);
         break;
     case AOF_FSYNC_EVERYSEC: {
@@ -1035,6 +1386,8 @@ static int writer_step(struct aof_log *l, bool stopping)
     }
     if (rc == 0 && l->need_rotate)
         rc = rotate(l);
+    if (rc == 0)
+        rc = rewrite_step(l);
     return rc;
 }
 
@@ -1092,7 +1445,10 @@ static void *writer_main(void *arg)
             continue;
         }
         idle_us = idle_us == 0 ? 10 : HP_MIN(idle_us * 2, l->cfg.idle_sleep_max_us);
-        sleep_us(idle_us);
+        if (l->pipe_n > 0 && l->uring_ok)
+            pipe_reap(l, idle_us); /* a finished sync ends the nap at once */
+        else
+            sleep_us(idle_us);
     }
     return NULL;
 }
@@ -1114,6 +1470,8 @@ void aof_log_config_init(struct aof_log_config *cfg, const char *dir)
     cfg->preallocate = true;
     cfg->retry_ms = 1000;
     cfg->idle_sleep_max_us = 1000;
+    cfg->sync_depth = AOF_SYNC_DEPTH_DEFAULT;
+    cfg->sync_pipeline_min_us = AOF_SYNC_PIPELINE_MIN_US;
 }
 
 static const char *config_problem(const struct aof_log_config *c)
@@ -1132,6 +1490,8 @@ static const char *config_problem(const struct aof_log_config *c)
         return "segment size out of range [64 KiB, 1 GiB]";
     if ((unsigned)c->fsync > AOF_FSYNC_NO || (unsigned)c->sync_method > AOF_SYNC_DSYNC_WRITE)
         return "unknown fsync policy or method";
+    if (c->sync_depth > AOF_SYNC_DEPTH_MAX)
+        return "sync depth out of range [1, 8]";
     return NULL;
 }
 
@@ -1193,6 +1553,31 @@ static int open_alloc(struct aof_log *l)
     return 0;
 }
 
+/* A crash between a rewrite's manifest switch and its deletions leaves
+ * segments older than the first listed one: they are covered, delete them. */
+static void remove_stale_segments(struct aof_log *l)
+{
+    int fd = dup(l->dirfd);
+    DIR *d = fd < 0 ? NULL : fdopendir(fd);
+    if (d == NULL) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    uint64_t first = l->man.ids[0];
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        unsigned long long id;
+        char tail[8];
+        if (strlen(de->d_name) != 26 || sscanf(de->d_name, "seg-%16llx.%6s", &id, tail) != 2 ||
+            strcmp(tail, "hpaof") != 0 || id >= first)
+            continue;
+        if (unlinkat(l->dirfd, de->d_name, 0) == 0)
+            log_notice("AOF: removed %s, left over from an interrupted rewrite", de->d_name);
+    }
+    closedir(d);
+}
+
 /* Build the manifest from the resume data (or empty), add the new active segment. */
 static int open_segments(struct aof_log *l, const struct aof_log_resume *res)
 {
@@ -1213,6 +1598,7 @@ static int open_segments(struct aof_log *l, const struct aof_log_resume *res)
             rc = manifest_push(l, res->segment_ids[i], res->segment_lens[i]);
             if (rc != 0)
                 return rc;
+            atomic_fetch_add(&l->st_sealed, res->segment_lens[i]);
         }
         if (res->nsegments > 0)
             next_id = res->segment_ids[res->nsegments - 1] + 1;
@@ -1250,6 +1636,7 @@ static int open_segments(struct aof_log *l, const struct aof_log_resume *res)
     l->stage_off = AOF_BLOCK;
     atomic_store(&l->st_seg, next_id);
     atomic_store(&l->st_off, AOF_BLOCK);
+    remove_stale_segments(l);
     return 0;
 }
 
@@ -1272,6 +1659,7 @@ struct aof_log *aof_log_open(const struct aof_log_config *cfg, int *err)
     if (l->cfg.idle_sleep_max_us == 0)
         l->cfg.idle_sleep_max_us = 1000;
     l->cfg.resume = NULL; /* not kept: the caller owns it */
+    l->pipe_depth = l->cfg.sync_depth == 0 ? AOF_SYNC_DEPTH_DEFAULT : l->cfg.sync_depth;
     l->seg_fd = -1;
     l->ring_mask = cfg->ring_bytes - 1;
     l->max_record = HP_MIN(HP_MIN(cfg->ring_bytes / 2, cfg->staging_bytes - AOF_BLOCK),

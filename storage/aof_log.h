@@ -37,6 +37,9 @@
 #define AOF_STAGING_MAX_BYTES ((size_t)1 << 30)
 #define AOF_MAX_SEGMENTS 65536u              /* manifest entries; beyond: error state */
 #define AOF_EVERYSEC_MS 1000u
+#define AOF_SYNC_DEPTH_DEFAULT 4u
+#define AOF_SYNC_DEPTH_MAX 8u
+#define AOF_SYNC_PIPELINE_MIN_US 1000u
 
 enum aof_fsync_policy { AOF_FSYNC_ALWAYS = 0, AOF_FSYNC_EVERYSEC, AOF_FSYNC_NO };
 
@@ -70,6 +73,20 @@ struct aof_log_config {
     bool preallocate;                 /* fallocate each new segment to segment_bytes */
     uint32_t retry_ms;                /* error state: retry interval (0: 1000) */
     uint32_t idle_sleep_max_us;       /* idle poll back-off ceiling (0: 1000) */
+    /* appendfsync always, buffered I/O, io_uring: how many fdatasyncs may be
+     * in flight at once (commit pipeline: records keep being written while
+     * earlier syncs run; the durable LSN only advances over the longest
+     * prefix of completed syncs).  1: the serial write+sync path, which
+     * sync_method selects.  0: AOF_SYNC_DEPTH_DEFAULT; at most AOF_SYNC_DEPTH_MAX. */
+    uint32_t sync_depth;
+    /* The pipeline runs only while a sync takes at least this long on
+     * average (a faster disk does better with the serial path); 0: always. */
+    uint32_t sync_pipeline_min_us;
+    /* Called by the persistence thread (any time, no locks held) after the
+     * durable LSN of the shards in `shard_mask` (bit s = shard s) advanced,
+     * so the runtime can wake workers holding replies.  May be NULL. */
+    void (*on_durable)(void *arg, uint64_t shard_mask);
+    void *on_durable_arg;
     /* NULL for a fresh directory (refused if it has a MANIFEST); otherwise
      * the result of aof_recover on this directory. */
     const struct aof_log_resume *resume;
@@ -135,7 +152,29 @@ struct aof_log_stats {
     uint64_t write_errors;      /* failed writes, syncs, segment creations */
     uint64_t current_segment;   /* id */
     uint64_t current_offset;    /* logical end of data in it */
+    uint64_t log_bytes;         /* valid bytes of every listed segment, headers included */
+    uint64_t removed_segments;  /* deleted by rewrites since open */
 };
+/*
+ * Log rewrite (compaction without fork, docs/AOF.md section 15).  Each shard
+ * appends a fuzzy snapshot of its keyspace as ordinary state records
+ * (SET k v [PXAT t]) through its own ring, between its normal writes:
+ *  1. the shard's owner calls aof_log_rewrite_mark(shard, S) with S = the
+ *     LSN its first snapshot record will get (last LSN + 1);
+ *  2. it appends the snapshot records, a bounded number per loop iteration;
+ *  3. when every shard is done, someone calls aof_log_rewrite_finish with
+ *     each shard's last snapshot LSN E[s].
+ * The persistence thread then makes everything up to E durable and drops
+ * from the MANIFEST (atomically) the oldest segments whose records all have
+ * LSN < S of their shard, and deletes them.  Replaying the remaining
+ * segments converges on the same state (state records, section 14).
+ */
+void aof_log_rewrite_mark(struct aof_log *l, uint32_t shard, uint64_t first_lsn);
+/* Returns false (nothing done) if a finish is still being processed. */
+bool aof_log_rewrite_finish(struct aof_log *l, const uint64_t end_lsn[HP_MAX_SHARDS]);
+/* Finished rewrites (successful or not) since open; last outcome (0 or -errno). */
+uint64_t aof_log_rewrites_done(const struct aof_log *l, int *last_status);
+
 /* Snapshot of counters (relaxed; approximate while running). */
 void aof_log_get_stats(const struct aof_log *l, struct aof_log_stats *out);
 

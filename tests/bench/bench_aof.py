@@ -37,7 +37,7 @@ def parse_args():
     p.add_argument("--pipelines", default="1,16")
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--workers", type=int, default=1, help="hotpathd workers (default 1)")
-    p.add_argument("--recovery-keys", type=int, default=1000000)
+    p.add_argument("--recovery-keys", type=int, default=1000000, help="0: skip recovery")
     p.add_argument("--recovery-datasize", type=int, default=100)
     p.add_argument("--dir", default=None, help="where the logs go (default: a temp dir in /tmp)")
     return p.parse_args()
@@ -162,6 +162,8 @@ def main():
         for s in srv.values():
             s.stop()
 
+        if a.recovery_keys <= 0:
+            return
         print("\n## recovery: %d keys x %d bytes\n" % (a.recovery_keys, a.recovery_datasize))
         print("| server | log on disk MB | seconds to serve | MB/s |")
         print("|---|---:|---:|---:|")

@@ -392,6 +392,101 @@ def test_too_large_for_the_log_is_refused(_):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def info_persistence(c):
+    text = c.call("INFO", "persistence")
+    return dict(ln.split(":", 1) for ln in text.decode().splitlines() if ":" in ln)
+
+
+def wait_rewrite_done(c, timeout=30):
+    wait_for(lambda: info_persistence(c)["aof_rewrite_in_progress"] == "0", timeout)
+
+
+@suite.test(server=False, timeout=240)
+def test_bgrewriteaof_shrinks_log_and_keeps_data(_):
+    d = tmpdir()
+    try:
+        srv = aof_server(d, fsync="everysec", workers=2).start()
+        big = "v" * 8192
+        with srv.conn() as c:
+            # About 40 MB of overwrites of 200 keys: three 16 MiB segments.
+            for rnd in range(25):
+                for i in range(200):
+                    c.send("SET", "big%d" % i, "%d:%s" % (rnd, big))
+                got = c.read_n(200)
+                check(all(r == b"OK" for r in got), "SETs acknowledged")
+            c.call("SET", "ttl", "x", "EX", "1000")
+            c.call("SELECT", "5")
+            c.call("SET", "db5", "five")
+            c.call("SELECT", "0")
+            before = info_persistence(c)
+            nseg = len(manifest(d))
+            check(nseg >= 3, "log spans segments: %d" % nseg)
+            eq(c.call("BGREWRITEAOF"), b"Background append only file rewriting started")
+            # Writes during the rewrite are logged after its cut: kept.
+            for i in range(300):
+                c.send("SET", "during%d" % i, "d%d" % i)
+            c.read_n(300)
+            c.call("DEL", "big0")
+            wait_rewrite_done(c)
+            after = info_persistence(c)
+            eq(after["aof_last_bgrewrite_status"], "ok")
+            check(int(after["aof_current_size"]) < int(before["aof_current_size"]) // 2,
+                  "log shrank: %s -> %s" % (before["aof_current_size"], after["aof_current_size"]))
+            check(len(manifest(d)) < nseg, "segments dropped from the manifest")
+            listed = {"seg-%s.hpaof" % s for s, _ in manifest(d)}
+            files = {f for f in os.listdir(d) if f.startswith("seg-")}
+            eq(files, listed, "covered segment files deleted")
+        eq(srv.stop()[0], 0, "exit status")
+        srv = aof_server(d, fsync="everysec", workers=2).start()
+        with srv.conn() as c:
+            eq(c.call("EXISTS", "big0"), 0, "DEL after the cut replayed")
+            for i in range(1, 200):
+                eq(c.call("GET", "big%d" % i), ("24:%s" % big).encode())
+            for i in range(300):
+                eq(c.call("GET", "during%d" % i), b"d%d" % i)
+            ttl = c.call("TTL", "ttl")
+            check(990 <= ttl <= 1000, "TTL survives the rewrite: %r" % ttl)
+            c.call("SELECT", "5")
+            eq(c.call("GET", "db5"), b"five")
+        srv.stop()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@suite.test(server=False)
+def test_bgrewriteaof_errors(_):
+    d = tmpdir()
+    try:
+        srv = aof_server(d, fsync="always", workers=2).start()
+        with srv.conn() as c:
+            fill(srv, 2000)
+            r1 = c.call("BGREWRITEAOF")
+            r2 = c.call("BGREWRITEAOF")
+            eq(r1, b"Background append only file rewriting started")
+            # The second may come after the first finished (tiny keyspace).
+            check(r2 in (b"Background append only file rewriting started",
+                         b"ERR Background append only file rewriting already in progress"),
+                  "second BGREWRITEAOF: %r" % r2)
+            r = c.call("BGREWRITEAOF", "x")
+            check(isinstance(r, ErrorReply) and b"wrong number of arguments" in r, repr(r))
+            wait_rewrite_done(c)
+            info = info_persistence(c)
+            eq(info["aof_enabled"], "1")
+            eq(info["aof_last_bgrewrite_status"], "ok")
+        srv.stop()
+        srv = aof_server(d, fsync="always", workers=2).start()
+        verify(srv, 2000)
+        srv.stop()
+        srv = Server(workers=2).start()
+        with srv.conn() as c:
+            r = c.call("BGREWRITEAOF")
+            check(isinstance(r, ErrorReply) and r.startswith(b"ERR "), repr(r))
+            eq(info_persistence(c)["aof_enabled"], "0")
+        srv.stop()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 @suite.test(server=False)
 def test_config_get_aof_settings(_):
     d = tmpdir()

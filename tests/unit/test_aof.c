@@ -853,6 +853,139 @@ static void test_log_durable_covers(void)
     remove_dir(dir);
 }
 
+/* The durable hook fires with the shard's bit after its LSN advanced. */
+struct durable_hook {
+    _Atomic uint64_t calls;
+    _Atomic uint64_t mask;
+};
+
+static void durable_hook_fn(void *arg, uint64_t shard_mask)
+{
+    struct durable_hook *h = arg;
+    atomic_fetch_add(&h->calls, 1);
+    atomic_fetch_or(&h->mask, shard_mask);
+}
+
+static void test_log_durable_hook_and_depths(void)
+{
+    static const uint32_t depths[] = {1, 2, AOF_SYNC_DEPTH_MAX};
+    for (size_t i = 0; i < HP_ARRAY_LEN(depths); i++) {
+        char dir[64];
+        make_dir(dir, sizeof(dir));
+        struct aof_log_config c;
+        cfg_small(&c, dir, 3);
+        c.fsync = AOF_FSYNC_ALWAYS;
+        c.sync_depth = depths[i];
+        c.sync_pipeline_min_us = 0; /* pipeline even on a fast disk */
+        struct durable_hook h = {0};
+        c.on_durable = durable_hook_fn;
+        c.on_durable_arg = &h;
+        int err;
+        struct aof_log *l = aof_log_open(&c, &err);
+        CU_ASSERT_FATAL(l != NULL);
+        uint64_t lsn = 0;
+        for (int n = 0; n < 300; n++)
+            lsn = append_one(l, 2);
+        CU_ASSERT(wait_durable(l, 2, lsn));
+        CU_ASSERT(atomic_load(&h.calls) >= 1);
+        CU_ASSERT_EQUAL(atomic_load(&h.mask), (uint64_t)1 << 2);
+        CU_ASSERT_EQUAL(aof_log_close(l), 0);
+        struct checker k = {.check_content = true};
+        struct aof_recover_result res;
+        CU_ASSERT_EQUAL(recover_dir(dir, &k, 1, false, &res), 0);
+        CU_ASSERT_EQUAL(k.count[2], 300);
+        aof_recover_result_free(&res);
+        remove_dir(dir);
+    }
+    struct aof_log_config c;
+    cfg_small(&c, "/tmp", 1);
+    c.sync_depth = AOF_SYNC_DEPTH_MAX + 1;
+    int err;
+    CU_ASSERT(aof_log_open(&c, &err) == NULL && err == -EINVAL);
+}
+
+static bool wait_rewrites(struct aof_log *l, uint64_t n)
+{
+    uint64_t deadline = clock_mono_ns() + (uint64_t)WAIT_MS * 1000000u;
+    while (aof_log_rewrites_done(l, NULL) < n) {
+        if (clock_mono_ns() > deadline)
+            return false;
+        usleep(500);
+    }
+    return true;
+}
+
+/* A rewrite drops the segments holding only records older than each
+ * shard's cut; what remains replays with consecutive LSNs from the cut. */
+static void run_rewrite(enum aof_fsync_policy policy)
+{
+    char dir[64];
+    make_dir(dir, sizeof(dir));
+    struct aof_log_config c;
+    cfg_small(&c, dir, 2);
+    c.fsync = policy;
+    int err;
+    struct aof_log *l = aof_log_open(&c, &err);
+    CU_ASSERT_FATAL(l != NULL);
+    struct aof_log_stats st;
+    for (int n = 0; n < 200000; n++) {
+        append_one(l, (uint32_t)n % 2);
+        if (n % 1000 == 0) {
+            aof_log_get_stats(l, &st);
+            if (st.rotations >= 3)
+                break;
+        }
+    }
+    /* Wait until the appended records are in the segments (written). */
+    for (uint32_t s = 0; s < 2; s++)
+        while (aof_log_written_lsn(l, s) < aof_log_last_lsn(l, s))
+            usleep(200);
+    aof_log_get_stats(l, &st);
+    CU_ASSERT_FATAL(st.rotations >= 3);
+    uint64_t before = st.log_bytes;
+    uint64_t cut[2], end[HP_MAX_SHARDS] = {0};
+    for (uint32_t s = 0; s < 2; s++) {
+        cut[s] = aof_log_last_lsn(l, s) + 1;
+        aof_log_rewrite_mark(l, s, cut[s]);
+        for (int n = 0; n < 10; n++)
+            end[s] = append_one(l, s);
+    }
+    CU_ASSERT(aof_log_rewrite_finish(l, end));
+    CU_ASSERT(wait_rewrites(l, 1));
+    int status = -1;
+    CU_ASSERT_EQUAL(aof_log_rewrites_done(l, &status), 1);
+    CU_ASSERT_EQUAL(status, 0);
+    aof_log_get_stats(l, &st);
+    CU_ASSERT(st.removed_segments >= 3);
+    CU_ASSERT(st.log_bytes < before);
+    struct aof_manifest m;
+    char why[128];
+    CU_ASSERT_FATAL(aof_manifest_read(dir, &m, why, sizeof(why)) == 0);
+    CU_ASSERT(m.ids[0] > 1);
+    char name[64], path[160];
+    aof_segment_name(1, name, sizeof(name));
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    CU_ASSERT(access(path, F_OK) != 0); /* deleted */
+    aof_manifest_free(&m);
+    CU_ASSERT_EQUAL(aof_log_close(l), 0);
+    struct checker k = {.check_content = true};
+    struct aof_recover_result res;
+    CU_ASSERT_EQUAL(recover_dir(dir, &k, 2, false, &res), 0);
+    for (uint32_t s = 0; s < 2; s++) {
+        /* everything from the cut on is there, in order */
+        CU_ASSERT(k.count[s] >= 10);
+        CU_ASSERT_EQUAL(k.next[s], end[s] + 1);
+        CU_ASSERT_EQUAL(res.resume.last_lsn[s], end[s]);
+    }
+    CU_ASSERT(total_count(&k) < 2 * cut[0]);
+    aof_recover_result_free(&res);
+    remove_dir(dir);
+}
+
+static void test_log_rewrite_always(void) { run_rewrite(AOF_FSYNC_ALWAYS); }
+static void test_log_rewrite_everysec(void) { run_rewrite(AOF_FSYNC_EVERYSEC); }
+static void test_log_rewrite_no(void) { run_rewrite(AOF_FSYNC_NO); }
+
 static void test_log_everysec_and_no(void)
 {
     char dir[64];
@@ -904,6 +1037,7 @@ static void run_fault(enum aof_fault_op op, int e, enum aof_fsync_policy policy,
     c.fsync = policy;
     c.direct_io = direct;
     c.retry_ms = 30;
+    c.sync_pipeline_min_us = 0; /* always: faults hit the commit pipeline */
     if (op == AOF_FAULT_CREATE)
         c.segment_bytes = 64 * 1024;
     int err;
@@ -1495,6 +1629,10 @@ static CU_TestInfo log_tests[] = {
     {"producers: no", test_log_producers_no},
     {"durable lsn covers on-disk records", test_log_durable_covers},
     {"everysec timing and no", test_log_everysec_and_no},
+    {"durable hook, commit pipeline depths", test_log_durable_hook_and_depths},
+    {"rewrite drops covered segments (always)", test_log_rewrite_always},
+    {"rewrite drops covered segments (everysec)", test_log_rewrite_everysec},
+    {"rewrite drops covered segments (no)", test_log_rewrite_no},
     CU_TEST_INFO_NULL,
 };
 

@@ -612,6 +612,19 @@ struct entry *shard_find(struct shard *s, uint32_t db, struct hp_slice key, int6
     return db_lookup(s, d, key_hash(d, key), key, now_ms);
 }
 
+/* The live entry for key and where it lives (db, hash), for the calls that
+ * go on to change it; NULL (with *d, *h still set) when absent. */
+static struct entry *db_find_hashed(struct shard *s, uint32_t db, struct hp_slice key,
+                                    int64_t now_ms, struct shard_db **d, uint64_t *h)
+{
+    *d = db_of(s, db);
+    *h = 0;
+    if (!key_ok(key))
+        return NULL;
+    *h = key_hash(*d, key);
+    return db_lookup(s, *d, *h, key, now_ms);
+}
+
 /* Same layout and same jemalloc size class: overwrite without allocating. */
 static bool fits_in_place(const struct shard *s, const struct entry *e,
                           const struct entry_shape *sh)
@@ -754,11 +767,9 @@ uint8_t *shard_str_writable(struct shard *s, uint32_t db, struct hp_slice key, s
 
 int shard_delete(struct shard *s, uint32_t db, struct hp_slice key, int64_t now_ms)
 {
-    struct shard_db *d = db_of(s, db);
-    if (!key_ok(key))
-        return 0;
-    uint64_t h = key_hash(d, key);
-    struct entry *e = db_lookup(s, d, h, key, now_ms);
+    struct shard_db *d;
+    uint64_t h;
+    struct entry *e = db_find_hashed(s, db, key, now_ms, &d, &h);
     if (e == NULL)
         return 0;
     db_delete(s, d, h, e);
@@ -807,11 +818,9 @@ static int entry_add_ttl(struct shard *s, struct shard_db *d, uint64_t h, struct
 int shard_set_expire(struct shard *s, uint32_t db, struct hp_slice key, int64_t expire_ms,
                      int64_t now_ms)
 {
-    struct shard_db *d = db_of(s, db);
-    if (!key_ok(key))
-        return 0;
-    uint64_t h = key_hash(d, key);
-    struct entry *e = db_lookup(s, d, h, key, now_ms);
+    struct shard_db *d;
+    uint64_t h;
+    struct entry *e = db_find_hashed(s, db, key, now_ms, &d, &h);
     if (e == NULL)
         return 0;
     if (expire_ms == SHARD_NO_EXPIRE) {
@@ -875,11 +884,9 @@ static int db_store(struct shard *s, struct shard_db *d, struct entry *n, int64_
 int shard_rename(struct shard *s, uint32_t db, struct hp_slice src, struct hp_slice dst,
                  int64_t now_ms)
 {
-    struct shard_db *d = db_of(s, db);
-    if (!key_ok(src))
-        return 0;
-    uint64_t h = key_hash(d, src);
-    struct entry *e = db_lookup(s, d, h, src, now_ms);
+    struct shard_db *d;
+    uint64_t h;
+    struct entry *e = db_find_hashed(s, db, src, now_ms, &d, &h);
     if (e == NULL)
         return 0;
     if (src.len == dst.len && memcmp(src.ptr, dst.ptr, src.len) == 0)
@@ -898,11 +905,9 @@ int shard_rename(struct shard *s, uint32_t db, struct hp_slice src, struct hp_sl
 
 struct entry *shard_detach(struct shard *s, uint32_t db, struct hp_slice key, int64_t now_ms)
 {
-    struct shard_db *d = db_of(s, db);
-    if (!key_ok(key))
-        return NULL;
-    uint64_t h = key_hash(d, key);
-    struct entry *e = db_lookup(s, d, h, key, now_ms);
+    struct shard_db *d;
+    uint64_t h;
+    struct entry *e = db_find_hashed(s, db, key, now_ms, &d, &h);
     if (e != NULL)
         db_unlink(s, d, h, e);
     return e;

@@ -548,16 +548,35 @@ uint64_t hpproto_siphash24(const uint8_t key[16], const void *msg, size_t len)
     return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
 }
 
+_Static_assert((HPPROTO_COOKIE_MEMO & (HPPROTO_COOKIE_MEMO - 1)) == 0, "memo size");
+
+static void cookie_memo_clear(struct hpproto_cookie_keys *k)
+{
+    for (uint32_t i = 0; i < HPPROTO_COOKIE_MEMO; i++)
+        k->memo[i].used = false;
+}
+
 void hpproto_cookie_init(struct hpproto_cookie_keys *k, const uint8_t key[16])
 {
     memset(k, 0, sizeof(*k));
     memcpy(k->key[0], key, 16);
+    cookie_memo_clear(k);
 }
 
 void hpproto_cookie_rotate(struct hpproto_cookie_keys *k, const uint8_t new_key[16])
 {
     k->epoch++;
     memcpy(k->key[k->epoch & 1], new_key, 16);
+    cookie_memo_clear(k);
+}
+
+void hpproto_cookie_set(struct hpproto_cookie_keys *k, uint32_t epoch, const uint8_t cur_key[16],
+                        const uint8_t prev_key[16])
+{
+    k->epoch = epoch;
+    memcpy(k->key[epoch & 1], cur_key, 16);
+    memcpy(k->key[(epoch - 1) & 1], prev_key, 16);
+    cookie_memo_clear(k);
 }
 
 #define COOKIE_MAC_MASK 0x00ffffffffffffffull
@@ -592,4 +611,32 @@ enum hpproto_cookie_verdict hpproto_cookie_check(const struct hpproto_cookie_key
         return cookie == cookie_for_epoch(k, k->epoch - 1, src_ip, src_port, session_id)
                    ? HPPROTO_COOKIE_STALE : HPPROTO_COOKIE_INVALID;
     return HPPROTO_COOKIE_INVALID;
+}
+
+static uint32_t cookie_memo_slot(uint32_t src_ip, uint16_t src_port, uint64_t session_id)
+{
+    /* Placement only (a collision evicts, it cannot match): a cheap mix. */
+    uint64_t h = session_id ^ ((uint64_t)src_ip << 16) ^ src_port;
+    h *= 0x9e3779b97f4a7c15ull;
+    return (uint32_t)(h >> 40) & (HPPROTO_COOKIE_MEMO - 1);
+}
+
+enum hpproto_cookie_verdict hpproto_cookie_check_memo(struct hpproto_cookie_keys *k,
+                                                      uint64_t cookie, uint32_t src_ip,
+                                                      uint16_t src_port, uint64_t session_id)
+{
+    struct hpproto_cookie_memo_entry *e = &k->memo[cookie_memo_slot(src_ip, src_port, session_id)];
+    if (e->used && e->cookie == cookie &&
+        e->session_id == session_id && e->src_ip == src_ip && e->src_port == src_port)
+        return (enum hpproto_cookie_verdict)e->verdict;
+    enum hpproto_cookie_verdict v = hpproto_cookie_check(k, cookie, src_ip, src_port, session_id);
+    if (v != HPPROTO_COOKIE_INVALID) {
+        e->session_id = session_id;
+        e->cookie = cookie;
+        e->src_ip = src_ip;
+        e->src_port = src_port;
+        e->used = true;
+        e->verdict = (uint8_t)v;
+    }
+    return v;
 }

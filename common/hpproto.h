@@ -219,11 +219,29 @@ static inline bool hpproto_window_may_start(uint64_t id)
 
 /* ---- source cookies (server side) ------------------------------------------ */
 
+/* Cookies that passed the full check under the current keys, remembered so
+ * that the next datagram of the same session compares words instead of
+ * computing SipHash again (hpproto_cookie_check_memo).  Direct-mapped by
+ * (ip, port, session): a colliding session only evicts, never matches. */
+#define HPPROTO_COOKIE_MEMO 256      /* entries; a power of two */
+
+struct hpproto_cookie_memo_entry {
+    uint64_t session_id;
+    uint64_t cookie;
+    uint32_t src_ip;
+    uint16_t src_port;
+    bool used;                       /* false: empty (a zeroed memo is empty) */
+    uint8_t verdict;                 /* VALID or STALE */
+};
+
 /* Two keys: the current epoch's and the previous one's, so a rotation does
- * not invalidate cookies that were just handed out. */
+ * not invalidate cookies that were just handed out.  Every change of keys
+ * or epoch goes through hpproto_cookie_init/rotate/set, which empty the
+ * memo: a remembered verdict is only ever one the current keys gave. */
 struct hpproto_cookie_keys {
     uint8_t key[2][16];
     uint32_t epoch;
+    struct hpproto_cookie_memo_entry memo[HPPROTO_COOKIE_MEMO];
 };
 
 enum hpproto_cookie_verdict {
@@ -234,11 +252,23 @@ enum hpproto_cookie_verdict {
 
 void hpproto_cookie_init(struct hpproto_cookie_keys *k, const uint8_t key[16]);
 void hpproto_cookie_rotate(struct hpproto_cookie_keys *k, const uint8_t new_key[16]);
+/* Sets epoch `epoch` with its key and the previous epoch's key at once
+ * (servers that derive keys from a clock). */
+void hpproto_cookie_set(struct hpproto_cookie_keys *k, uint32_t epoch, const uint8_t cur_key[16],
+                        const uint8_t prev_key[16]);
 uint64_t hpproto_cookie_make(const struct hpproto_cookie_keys *k, uint32_t src_ip,
                              uint16_t src_port, uint64_t session_id);
 enum hpproto_cookie_verdict hpproto_cookie_check(const struct hpproto_cookie_keys *k,
                                                  uint64_t cookie, uint32_t src_ip,
                                                  uint16_t src_port, uint64_t session_id);
+/* The same verdict as hpproto_cookie_check, for the server's hot path: a
+ * cookie equal to one remembered for exactly this (ip, port, session) is
+ * answered from the memo; otherwise the full check runs, and a VALID or
+ * STALE result is remembered.  INVALID is never remembered, so a forged
+ * source gains nothing it would not get from the full check. */
+enum hpproto_cookie_verdict hpproto_cookie_check_memo(struct hpproto_cookie_keys *k,
+                                                      uint64_t cookie, uint32_t src_ip,
+                                                      uint16_t src_port, uint64_t session_id);
 /* SipHash-2-4 (Aumasson & Bernstein), exposed for its test vectors. */
 uint64_t hpproto_siphash24(const uint8_t key[16], const void *msg, size_t len);
 

@@ -39,13 +39,13 @@
 #include "../storage/aof_recover.h"
 #include "../storage/shard.h"
 #include "runtime.h"
+#include "udp.h"
 
 #define PX_LAYOUT_NAME "hotpath-shards"
 #define PX_SPIN_LIMIT_MS 5000      /* remote/multi-shard write waiting for the ring */
 #define PX_RW_KEYS 32              /* keys a rewrite snapshots per worker loop iteration */
 #define PX_AUTO_CHECK_MS 100       /* automatic rewrite check period */
 #define PX_OVF_SLEEP_US 50         /* idle sleep cap while records wait for ring room */
-#define PX_ALWAYS_THREAD_IDLE_US 50 /* log thread poll ceiling with appendfsync always */
 /* Log sizes: the largest record is min(ring / 2, staging - 4 KiB,
  * segment - 4 KiB) = 16 MiB, so values up to about 16 MiB can be logged.
  * Segments stay small because recovery reads the active one whole,
@@ -54,7 +54,8 @@
 #define PX_STAGING_BYTES (((size_t)16 << 20) + 4096)
 #define PX_SEGMENT_BYTES (((uint64_t)16 << 20) + 8192)
 #define PX_REC_SLACK 160           /* record header + SET/PXAT words + lengths */
-#define PX_HELD_MAX ((uint32_t)SLOT_POOL_MAX + (uint32_t)XMSG_POOL_MAX * HP_MAX_SHARDS + 16)
+#define PX_HELD_MAX                                                                      \
+    ((uint32_t)SLOT_POOL_MAX + (uint32_t)XMSG_POOL_MAX * HP_MAX_SHARDS + UDP_HELD_MAX + 16)
 
 /* One queued record: u32 total, u16 db, u16 zero, i64 ts, u32 argc, then
  * argc x {u32 len, bytes}. */
@@ -66,7 +67,9 @@ struct px_overflow {
     uint32_t n;                    /* records queued */
 };
 
-enum px_held_kind { PX_HELD_SLOT = 1, PX_HELD_MSG };
+/* SLOT: a TCP reply slot; MSG: a remote write's message; UDP: a datagram
+ * reply udp.c keeps in its own FIFO (released in the same order). */
+enum px_held_kind { PX_HELD_SLOT = 1, PX_HELD_MSG, PX_HELD_UDP };
 
 struct px_held {
     uint8_t kind;
@@ -114,11 +117,6 @@ struct persist {
     struct px_worker workers[HP_MAX_SHARDS]; /* one per worker, its own */
 };
 
-/* What one write must wait for: newest LSN per shard it logged to. */
-struct px_wait {
-    uint64_t mask;
-    uint64_t lsn[HP_MAX_SHARDS];
-};
 
 /* ---- overflow queue --------------------------------------------------------- */
 
@@ -192,7 +190,7 @@ static bool ovf_drain(struct persist *p, uint32_t shard)
 /* ---- logging one key ------------------------------------------------------------ */
 
 static void px_append(struct persist *p, uint32_t shard, uint32_t db, int64_t ts, uint32_t argc,
-                      const struct hp_slice *argv, struct px_wait *wt)
+                      const struct hp_slice *argv, struct persist_wait *wt)
 {
     struct px_overflow *o = &p->ovf[shard];
     uint64_t lsn = 0;
@@ -212,7 +210,7 @@ static void px_append(struct persist *p, uint32_t shard, uint32_t db, int64_t ts
 
 /* Log the current state of `key` (held by this execution). */
 static void px_log_key(struct persist *p, struct exec_ctx *x, struct hp_slice key,
-                       struct px_wait *wt)
+                       struct persist_wait *wt)
 {
     uint32_t sid = x->nshards == 1 ? 0 : exec_shard_id_of(x, key);
     struct shard *sh = exec_shard(x, key);
@@ -243,7 +241,7 @@ static bool spec_is(const struct cmd_spec *spec, exec_fn fn) { return spec->exec
 
 /* Run the handler and log what it changed.  True if records were logged. */
 static bool px_exec_log(struct persist *p, const struct cmd_spec *spec, struct exec_ctx *x,
-                        struct px_wait *wt)
+                        struct persist_wait *wt)
 {
     size_t before = x->out->len;
     spec->exec(x);
@@ -355,19 +353,24 @@ static enum px_admit px_admit_wait(struct persist *p, const struct cmd_spec *spe
             snprintf(err, cap, "ERR append-only log backlog is full (disk too slow); write not applied");
             return PX_REFUSE;
         }
+        aof_log_kick(p->log);   /* our own appends may be what it waits for */
         usleep(20);
     }
 }
 
 /* ---- held replies ---------------------------------------------------------------- */
 
-static bool held_reserve(struct px_worker *pw)
+/* Room for `more` entries: the queue grows (doubling) up to PX_HELD_MAX. */
+static bool held_room(struct px_worker *pw, uint32_t more)
 {
-    if (pw->n < pw->cap)
+    if (pw->cap - pw->n >= more)
         return true;
-    if (pw->cap >= PX_HELD_MAX)
-        return false;
-    uint32_t ncap = pw->cap ? pw->cap * 2 : 256;
+    uint32_t ncap = pw->cap ? pw->cap : 256;
+    while (ncap - pw->n < more) {
+        if (ncap >= PX_HELD_MAX)
+            return false;
+        ncap *= 2;
+    }
     struct px_held *nq = malloc(sizeof(*nq) * ncap);
     if (nq == NULL)
         return false;
@@ -380,8 +383,10 @@ static bool held_reserve(struct px_worker *pw)
     return true;
 }
 
+static bool held_reserve(struct px_worker *pw) { return held_room(pw, 1); }
+
 /* held_reserve() succeeded before. */
-static void held_push(struct px_worker *pw, const struct px_held *h, const struct px_wait *wt)
+static void held_push(struct px_worker *pw, const struct px_held *h, const struct persist_wait *wt)
 {
     HP_ASSERT(pw->n < pw->cap);
     struct px_held *d = &pw->q[(pw->head + pw->n) & (pw->cap - 1)];
@@ -419,6 +424,10 @@ static void held_release(struct worker *w, struct px_held *h)
         xshard_return(w, h->m);
         return;
     }
+    if (h->kind == PX_HELD_UDP) {
+        udp_held_release(w);
+        return;
+    }
     struct conn *c = h->c;
     HP_ASSERT(c->pending > 0);
     c->pending--;
@@ -451,7 +460,7 @@ static void px_rw_entry(void *arg, const struct entry *e)
         argv[4] = hp_slice_make(ms, i64_to_str(ms, exp));
         argc = 5;
     }
-    struct px_wait wt;
+    struct persist_wait wt;
     px_append(cx->p, cx->shard, cx->db, cx->now_ms, argc, argv, &wt);
 }
 
@@ -589,7 +598,7 @@ bool persist_run_local(struct conn *c, const struct cmd_spec *spec, int argc,
     } else {
         x.out = conn_reply_target(c);
     }
-    struct px_wait wt;
+    struct persist_wait wt;
     bool logged = px_exec_log(p, spec, &x, &wt);
     if (slot == NULL)
         return false;
@@ -621,7 +630,7 @@ void persist_exec_remote(struct worker *w, struct xmsg *m)
         xshard_return(w, m);
         return;
     }
-    struct px_wait wt;
+    struct persist_wait wt;
     if (!px_exec_log(p, m->spec, &x, &wt) || !hold) {
         xshard_return(w, m);
         return;
@@ -645,13 +654,59 @@ bool persist_exec_op(struct worker *w, const struct cmd_spec *spec, struct exec_
         resp_add_error(x->out, "OOM command not allowed when used memory > 'maxmemory'.");
         return false;
     }
-    struct px_wait wt;
+    struct persist_wait wt;
     if (!px_exec_log(p, spec, x, &wt) || !hold)
         return false;
     struct px_held h = {.kind = PX_HELD_SLOT, .c = c, .slot = slot};
     held_push(pw, &h, &wt);
     c->pending++;
     return true;
+}
+
+bool persist_holds_replies(const struct runtime *rt)
+{
+    return rt->persist != NULL && rt->persist->fsync == AOF_FSYNC_ALWAYS;
+}
+
+void persist_exec_udp(struct worker *w, const struct cmd_spec *spec, struct exec_ctx *x,
+                      struct persist_wait *acc)
+{
+    struct persist *p = w->rt->persist;
+    char err[256];
+    /* Like a remote write: the datagram's earlier commands ran already, so
+     * it cannot stall and retry; wait (bounded) for ring room instead. */
+    if (px_admit_wait(p, spec, x, err, sizeof(err)) != PX_GO) {
+        resp_add_error(x->out, err);
+        return;
+    }
+    struct persist_wait wt;
+    if (!px_exec_log(p, spec, x, &wt))
+        return;
+    for (uint64_t m = wt.mask; m; m &= m - 1) {
+        uint32_t s = (uint32_t)__builtin_ctzll(m);
+        /* LSNs grow per shard: the newest covers the older ones. */
+        if (!(acc->mask & (1ull << s)) || acc->lsn[s] < wt.lsn[s])
+            acc->lsn[s] = wt.lsn[s];
+    }
+    acc->mask |= wt.mask;
+}
+
+bool persist_reserve(struct worker *w, uint32_t n)
+{
+    return held_room(&w->rt->persist->workers[w->id], n);
+}
+
+int persist_hold_udp(struct worker *w, const struct persist_wait *acc)
+{
+    struct persist *p = w->rt->persist;
+    if (p == NULL || p->fsync != AOF_FSYNC_ALWAYS || acc->mask == 0)
+        return 0;
+    struct px_worker *pw = &p->workers[w->id];
+    if (!held_reserve(pw))
+        return -1;
+    struct px_held h = {.kind = PX_HELD_UDP};
+    held_push(pw, &h, acc);
+    return 1;
 }
 
 unsigned persist_poll(struct worker *w)
@@ -676,7 +731,15 @@ unsigned persist_poll(struct worker *w)
         held_release(w, h);
         work++;
     }
+    /* Released UDP replies sit in TX bursts; the worker may sleep next. */
+    if (work > 0 && w->udp != NULL)
+        udp_tx_flush(w);
     return work;
+}
+
+void persist_kick(struct worker *w)
+{
+    aof_log_kick(w->rt->persist->log);
 }
 
 int64_t persist_sleep_cap(const struct worker *w, int64_t timeout_us)
@@ -925,12 +988,6 @@ int persist_start(struct runtime *rt)
     const struct hp_config *cfg = rt->cfg;
     if (!cfg->appendonly)
         return 0;
-    /* UDP requests do not go through the admit / log / hold steps yet: an
-     * acknowledged UDP write could be lost, so refuse the combination. */
-    if (cfg->udp_ports[0] != '\0') {
-        log_warning("AOF: appendonly yes is not supported together with udp-ports yet");
-        return -1;
-    }
     const char *dir = cfg->dir;
     if (px_prepare_dir(dir) != 0)
         return -1;
@@ -996,10 +1053,13 @@ int persist_start(struct runtime *rt)
     lc.staging_bytes = PX_STAGING_BYTES;
     p->fsync = (enum aof_fsync_policy)cfg->appendfsync;
     lc.fsync = p->fsync;
-    if (p->fsync == AOF_FSYNC_ALWAYS)
-        lc.idle_sleep_max_us = PX_ALWAYS_THREAD_IDLE_US;
+    /* The idle log thread blocks until an append wakes it (no polling
+     * ceiling to set), docs/AOF.md section 7. */
     p->rt = rt;
     lc.on_durable = px_on_durable;
+    /* Workers kick the log thread once per loop iteration (persist_kick),
+     * so a commit covers every write of the iteration, not just its first. */
+    lc.wake_on_kick = true;
     lc.on_durable_arg = p;
     lc.resume = rr.fresh ? NULL : &rr.resume;
     int err = 0;

@@ -51,9 +51,33 @@ void persist_exec_remote(struct worker *w, struct xmsg *m);
 bool persist_exec_op(struct worker *w, const struct cmd_spec *spec, struct exec_ctx *x,
                      struct conn *c, struct reply_slot *slot);
 
+/* What one write must wait for: the newest LSN of each shard it logged to. */
+struct persist_wait {
+    uint64_t mask;
+    uint64_t lsn[HP_MAX_SHARDS];
+};
+
+/* True when write replies are held until durable (appendfsync always). */
+bool persist_holds_replies(const struct runtime *rt);
+/* A write command of a UDP datagram (udp.c), on shards x holds: admit, run,
+ * log.  The LSNs to wait for are merged into *acc (which the caller clears
+ * per datagram); a refusal (MISCONF, too large) is the command's reply. */
+void persist_exec_udp(struct worker *w, const struct cmd_spec *spec, struct exec_ctx *x,
+                      struct persist_wait *acc);
+/* Room for `n` more held replies on this worker, reserved before a UDP
+ * datagram runs.  False: no memory (the datagram is refused as BUSY). */
+bool persist_reserve(struct worker *w, uint32_t n);
+/* Hold a UDP reply until *acc is durable: 1 queued (udp_held_release runs
+ * then, in FIFO order with this worker's other held replies), 0 nothing to
+ * wait for (send now), -1 no room (persist_reserve was not honoured). */
+int persist_hold_udp(struct worker *w, const struct persist_wait *acc);
+
 /* Each loop iteration: release held replies whose records are durable and
  * push overflowed records into the log.  Returns the work done. */
 unsigned persist_poll(struct worker *w);
+/* End of a worker loop iteration: wake the log thread for what the
+ * iteration appended (one commit per batch). */
+void persist_kick(struct worker *w);
 /* Cap a worker's idle sleep while records of its shard wait for ring room
  * (nothing signals room). */
 int64_t persist_sleep_cap(const struct worker *w, int64_t timeout_us);

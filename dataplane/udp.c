@@ -36,6 +36,7 @@
 
 #include "../common/log.h"
 #include "../common/resp.h"
+#include "persist.h"
 #include "runtime.h"
 
 #define UDP_KEEP 32                   /* replies kept per session */
@@ -44,6 +45,9 @@
 #define UDP_DEFER_MAX 256             /* requests waiting for our shard */
 #define UDP_MULTI_MAX 256             /* multi-shard datagrams waiting for the op */
 #define UDP_OUT_LIMIT (HPPROTO_MAX_REPLY_LEN + (1u << 20))
+/* Bytes of held replies per worker beyond which write datagrams get BUSY
+ * (each held reply is at most HPPROTO_MAX_REPLY_LEN). */
+#define UDP_HELD_BYTES ((uint64_t)16 << 20)
 #define UDP_COOKIE_EPOCH_MS (120 * 1000)
 #define UDP_IDLE_SLEEP_MAX_US 1000    /* back-off cap while polling NIC queues */
 /* Sleeps after an RX interrupt that stay short (back-off cap): a queue's
@@ -67,6 +71,14 @@ struct udp_kept {
     uint64_t rid;
     uint32_t len;
     uint8_t *data;           /* NULL: slot empty */
+};
+
+/* A reply held until the writes of its datagram are durable. */
+struct udp_held {
+    struct udp_pkt ctx;      /* addressing (ctx.lin is never kept) */
+    uint64_t offer;          /* cookie to offer, 0: none */
+    uint8_t *data;
+    uint32_t len;
 };
 
 struct udp_session {
@@ -111,6 +123,12 @@ struct udp_worker {
     uint32_t ndeferred;
     struct rte_mbuf *multi[UDP_MULTI_MAX];   /* FIFO waiting for w->op */
     uint32_t multi_head, nmulti;
+    /* Durable acknowledgement (appendfsync always): the running datagram's
+     * LSNs to wait for, and the replies waiting, in persist.c's order. */
+    struct persist_wait wait;
+    struct udp_held *held;                   /* [UDP_HELD_MAX] FIFO */
+    uint32_t held_head, nheld;
+    uint64_t held_bytes;
     /* RX interrupts: our queues' event fds in one epoll fd, which the
      * worker's net_poll watches (net_watch_fd) while it sleeps. */
     int epfd;                     /* -1: no queue with interrupts */
@@ -311,13 +329,21 @@ static void epoch_key(const struct udp_rt *rt, int64_t epoch, uint8_t key[16])
  * clock, so a cookie made on one worker checks on any other. */
 static void cookie_refresh(struct udp_worker *u, int64_t now_ms)
 {
+    /* Runs per datagram: two multiplies instead of a 64-bit division while
+     * the epoch stays the same (nearly always). */
+    if (u->key_epoch >= 0 && now_ms >= u->key_epoch * UDP_COOKIE_EPOCH_MS &&
+        now_ms < (u->key_epoch + 1) * UDP_COOKIE_EPOCH_MS)
+        return;
     int64_t e = now_ms / UDP_COOKIE_EPOCH_MS;
     if (e == u->key_epoch)
         return;
     u->key_epoch = e;
-    u->keys.epoch = (uint32_t)e;
-    epoch_key(u->rt, e, u->keys.key[e & 1]);
-    epoch_key(u->rt, e - 1, u->keys.key[(e - 1) & 1]);
+    uint8_t cur[16], prev[16];
+    epoch_key(u->rt, e, cur);
+    epoch_key(u->rt, e - 1, prev);
+    /* Through hpproto_cookie_set: it also forgets the cookies remembered
+     * as verified under the old keys. */
+    hpproto_cookie_set(&u->keys, (uint32_t)e, cur, prev);
 }
 
 /* ---- TX --------------------------------------------------------------------- */
@@ -575,7 +601,26 @@ static void exec_one(struct worker *w, int argc, const struct hp_slice *argv, st
     HP_ASSERT((cmd_mask(w, argc, argv) & ~held) == 0);
     struct exec_ctx x;
     exec_ctx_init(&x, w, w->id, held, 0, 2, argc, argv, out);
-    spec->exec(&x);
+    if (w->rt->persist != NULL && (spec->flags & CMD_WRITE))
+        persist_exec_udp(w, spec, &x, &w->udp->wait);
+    else
+        spec->exec(&x);
+}
+
+/* Does the (well-formed) datagram hold a write command? */
+static bool dgram_writes(struct worker *w, const uint8_t *p, uint32_t len, uint16_t ncmds)
+{
+    struct udp_worker *u = w->udp;
+    size_t pos = 0;
+    for (uint16_t i = 0; i < ncmds; i++) {
+        int argc;
+        enum scan_rc rc = scan_cmd(p, len, &pos, u->argv, &argc, INT64_MAX);
+        HP_ASSERT(rc == SCAN_OK);
+        const struct cmd_spec *spec = cmd_lookup(u->argv[0].ptr, u->argv[0].len);
+        if (spec != NULL && (spec->flags & CMD_WRITE))
+            return true;
+    }
+    return false;
 }
 
 /* Shards the whole (well-formed) datagram touches. */
@@ -614,6 +659,7 @@ static void execute_all(struct worker *w, const uint8_t *p, uint32_t len, uint16
     struct udp_worker *u = w->udp;
     size_t pos = 0;
     rbuf_reset(&u->out);
+    u->wait.mask = 0;
     for (uint16_t i = 0; i < ncmds; i++) {
         int argc;
         enum scan_rc rc = scan_cmd(p, len, &pos, u->argv, &argc, INT64_MAX);
@@ -696,6 +742,123 @@ static void multi_free_all(struct udp_worker *u)
     }
 }
 
+/* ---- durable acknowledgement (appendfsync always) --------------------------------- */
+
+/* Is this request's reply held, waiting for its writes to be durable? */
+static bool held_pending(const struct worker *w, const struct udp_pkt *ctx, uint64_t rid)
+{
+    const struct udp_worker *u = w->udp;
+    for (uint32_t i = 0; i < u->nheld; i++) {
+        const struct udp_held *hd = &u->held[(u->held_head + i) % UDP_HELD_MAX];
+        if (hd->ctx.hdr.request_id == rid && hd->ctx.hdr.session_id == ctx->hdr.session_id &&
+            hd->ctx.info.src_ip == ctx->info.src_ip && hd->ctx.info.src_port == ctx->info.src_port)
+            return true;
+    }
+    return false;
+}
+
+/* Before a write datagram runs: room to hold its reply.  Datagrams queued
+ * for the multi-shard op count too, since each may be held once it runs. */
+static bool held_admit(struct worker *w)
+{
+    struct udp_worker *u = w->udp;
+    uint32_t queued = u->nmulti + (w->op.active && w->op.udp_mbuf != NULL ? 1u : 0u);
+    if (u->nheld + queued >= UDP_HELD_MAX || u->held_bytes >= UDP_HELD_BYTES)
+        return false;
+    return persist_reserve(w, 1 + queued);
+}
+
+/* Keep the datagram's reply (u->out) for retransmissions and send it. */
+static void reply_send(struct worker *w, const struct udp_pkt *ctx, uint64_t offer,
+                       struct rte_mbuf **reuse)
+{
+    struct udp_worker *u = w->udp;
+    uint32_t total = (uint32_t)u->out.len;
+    /* Found by its key: the table may have changed while it waited. */
+    uint32_t si = sess_find(u, ctx->info.src_ip, ctx->info.src_port, ctx->hdr.session_id);
+    if (si != UDP_NONE)
+        sess_keep(u, &u->sess[si], ctx->hdr.request_id, u->out.data, total);
+    /* Commands always reply, so total >= 3 bytes. */
+    send_reply(w, ctx, u->out.data, total, offer, reuse);
+}
+
+/*
+ * After a datagram ran: with appendfsync always and records logged, the
+ * reply waits (not kept, not sent) until persist.c calls udp_held_release;
+ * a retransmission meanwhile is dropped as in flight.  Otherwise it is
+ * kept and sent now.
+ */
+static void reply_or_hold(struct worker *w, const struct udp_pkt *ctx, uint64_t offer,
+                          struct rte_mbuf **reuse)
+{
+    struct udp_worker *u = w->udp;
+    if (u->wait.mask == 0 || !persist_holds_replies(w->rt)) {
+        reply_send(w, ctx, offer, reuse);
+        return;
+    }
+    struct udp_stats *st = &u->stats[ctx->port_idx];
+    uint32_t len = (uint32_t)u->out.len;
+    uint8_t *copy = malloc(len);
+    if (copy == NULL || u->nheld == UDP_HELD_MAX || persist_hold_udp(w, &u->wait) != 1) {
+        /* Admission reserved room, so only a failed allocation gets here.
+         * The write is applied but cannot be acknowledged: no reply; a
+         * retransmission gets DUP_GONE (outcome unknown to the client). */
+        free(copy);
+        st->held_dropped++;
+        if ((st->held_dropped & (st->held_dropped - 1)) == 0) /* 1, 2, 4, ...: bounded log */
+            log_warning("UDP: no memory to hold a durable reply; %llu replies dropped",
+                        (unsigned long long)st->held_dropped);
+        return;
+    }
+    memcpy(copy, u->out.data, len);
+    struct udp_held *hd = &u->held[(u->held_head + u->nheld) % UDP_HELD_MAX];
+    hd->ctx = *ctx;
+    hd->ctx.lin = NULL;
+    hd->offer = offer;
+    hd->data = copy;
+    hd->len = len;
+    u->nheld++;
+    u->held_bytes += len;
+    st->durable_held++;
+}
+
+void udp_held_release(struct worker *w)
+{
+    struct udp_worker *u = w->udp;
+    HP_ASSERT(u != NULL && u->nheld > 0);
+    struct udp_held *hd = &u->held[u->held_head];
+    u->held_head = (u->held_head + 1) % UDP_HELD_MAX;
+    u->nheld--;
+    HP_ASSERT(u->held_bytes >= hd->len);
+    u->held_bytes -= hd->len;
+    uint32_t si = sess_find(u, hd->ctx.info.src_ip, hd->ctx.info.src_port,
+                            hd->ctx.hdr.session_id);
+    if (si != UDP_NONE)
+        sess_keep(u, &u->sess[si], hd->ctx.hdr.request_id, hd->data, hd->len);
+    struct rte_mbuf *none = NULL;
+    send_reply(w, &hd->ctx, hd->data, hd->len, hd->offer, &none);
+    free(hd->data);
+    hd->data = NULL;
+}
+
+void udp_tx_flush(struct worker *w)
+{
+    for (uint32_t p = 0; p < w->udp->rt->nports; p++)
+        tx_flush_port(w, p);
+}
+
+static void held_free_all(struct udp_worker *u)
+{
+    if (u->held == NULL)
+        return;
+    for (; u->nheld > 0; u->nheld--) {
+        free(u->held[u->held_head].data);
+        u->held_head = (u->held_head + 1) % UDP_HELD_MAX;
+    }
+    free(u->held);
+    u->held = NULL;
+}
+
 /* The owner's half: session, window, parse, execute, keep, reply. */
 static void serve(struct worker *w, struct rte_mbuf *m)
 {
@@ -741,9 +904,10 @@ static void serve(struct worker *w, struct rte_mbuf *m)
         }
         if (v == HPPROTO_WIN_DUPLICATE) {
             const struct udp_kept *k = sess_kept(s, h->request_id);
-            if (k == NULL && multi_pending(w, ctx, h->request_id)) {
-                /* Still waiting for its shards: the reply will come, and a
-                 * later retransmission finds it kept. */
+            if (k == NULL && (multi_pending(w, ctx, h->request_id) ||
+                              held_pending(w, ctx, h->request_id))) {
+                /* Still waiting for its shards or for the disk: the reply
+                 * will come, and a later retransmission finds it kept. */
                 st->dup_inflight++;
                 goto done;
             }
@@ -765,6 +929,13 @@ static void serve(struct worker *w, struct rte_mbuf *m)
             st->malformed++;
         send_status(w, ctx, prc == SCAN_LIMIT ? HPPROTO_ST_LIMIT : HPPROTO_ST_MALFORMED, true,
                     offer, &reuse);
+        goto done;
+    }
+    /* Nothing runs unless its reply could be held until durable. */
+    if (persist_holds_replies(w->rt) &&
+        dgram_writes(w, payload, ctx->payload_len, h->cmd_count) && !held_admit(w)) {
+        st->held_busy++;
+        send_status(w, ctx, HPPROTO_ST_BUSY, true, offer, &reuse);
         goto done;
     }
     if (si == UDP_NONE) {
@@ -793,12 +964,8 @@ static void serve(struct worker *w, struct rte_mbuf *m)
     }
     execute_all(w, payload, ctx->payload_len, h->cmd_count, 1ull << w->id);
     st->ops += h->cmd_count;
-    struct udp_session *s = &u->sess[si];
-    hpproto_window_mark(&s->win, h->request_id);
-    uint32_t total = (uint32_t)u->out.len;
-    sess_keep(u, s, h->request_id, u->out.data, total);
-    /* Commands always reply, so total >= 3 bytes. */
-    send_reply(w, ctx, u->out.data, total, offer, &reuse);
+    hpproto_window_mark(&u->sess[si].win, h->request_id);
+    reply_or_hold(w, ctx, offer, &reuse);
 done:
     free(ctx->lin);
     if (!single)
@@ -840,12 +1007,7 @@ void udp_run_held(struct worker *w, struct rte_mbuf *m, uint64_t held)
                                        : 0;
     execute_all(w, pkt_payload(m, ctx), ctx->payload_len, h->cmd_count, held);
     st->ops += h->cmd_count;
-    uint32_t total = (uint32_t)u->out.len;
-    /* Found again by its key: the table may have changed while it waited. */
-    uint32_t si = sess_find(u, ctx->info.src_ip, ctx->info.src_port, h->session_id);
-    if (si != UDP_NONE)
-        sess_keep(u, &u->sess[si], h->request_id, u->out.data, total);
-    send_reply(w, ctx, u->out.data, total, offer, &reuse);
+    reply_or_hold(w, ctx, offer, &reuse);
     tx_flush_port(w, ctx->port_idx);
     free(ctx->lin);
     if (!single)
@@ -896,6 +1058,10 @@ static bool src_allowed(const struct udp_rt *rt, const struct udp_port *port, ui
 static uint32_t owner_of(struct worker *w, const struct udp_pkt *ctx, const uint8_t *p)
 {
     struct udp_worker *u = w->udp;
+    /* One shard: every answer below would be ours; skip the scan and the
+     * key hash (serve() parses the datagram anyway). */
+    if (w->rt->nworkers == 1)
+        return w->id;
     size_t pos = 0;
     for (uint16_t i = 0; i < ctx->hdr.cmd_count; i++) {
         int argc;
@@ -911,6 +1077,77 @@ static uint32_t owner_of(struct worker *w, const struct udp_pkt *ctx, const uint
     }
     uint32_t addressed = ctx->info.dst_port - u->rt->ports[ctx->port_idx].pc.port_lo;
     return addressed < w->rt->nworkers ? addressed : w->id;
+}
+
+/* ---- burst prefetch ---------------------------------------------------------- */
+
+/* Reads "<c><digits>\r\n" at p[*i] (a hint scanner: no limits checked
+ * beyond the buffer; the real parse comes later). */
+static bool peek_len(const uint8_t *p, size_t len, size_t *i, uint8_t c, size_t *out)
+{
+    if (*i >= len || p[*i] != c)
+        return false;
+    size_t v = 0, j = *i + 1, digits = 0;
+    for (; j < len && p[j] >= '0' && p[j] <= '9' && digits < 6; j++, digits++)
+        v = v * 10 + (size_t)(p[j] - '0');
+    if (digits == 0 || j + 1 >= len || p[j] != '\r' || p[j + 1] != '\n')
+        return false;
+    *i = j + 2;
+    *out = v;
+    return true;
+}
+
+/*
+ * The first command's second argument in a plain single-segment frame
+ * (untagged Ethernet, IPv4 without options, UDP, our header, RESP): the key
+ * of GET/SET/INCR... .  Only a guess for prefetching: anything unusual
+ * gives false and the request is served without the hint.
+ */
+static bool peek_key(const struct rte_mbuf *m, struct hp_slice *key)
+{
+    const size_t off = PKT_ETH_HDR_LEN + PKT_IPV4_HDR_LEN + PKT_UDP_HDR_LEN + HPPROTO_HDR_LEN;
+    const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
+    size_t len = m->data_len;
+    if (m->nb_segs != 1 || len <= off || f[12] != 0x08 || f[13] != 0x00 || f[14] != 0x45 ||
+        f[23] != PKT_IPPROTO_UDP)
+        return false;
+    const uint8_t *p = f + off;
+    len -= off;
+    size_t i = 0, n, l;
+    if (!peek_len(p, len, &i, '*', &n) || n < 2 || !peek_len(p, len, &i, '$', &l) ||
+        i + l + 2 > len)
+        return false;
+    i += l + 2;
+    if (!peek_len(p, len, &i, '$', &l) || i + l > len)
+        return false;
+    *key = hp_slice_make(p + i, l);
+    return true;
+}
+
+/*
+ * Before a burst is served: each request's index line, then its entry,
+ * are requested from memory for all requests at once, so their cache
+ * misses overlap (at 100k+ keys the lookups miss, and a burst served one
+ * by one pays every miss in turn).  Only keys of our own shard while we
+ * hold it: the hints read the index.
+ */
+static void rx_prefetch(struct worker *w, struct rte_mbuf **pkts, uint16_t n)
+{
+    if (n < 2 || !worker_shard_free(w))
+        return;
+    uint64_t h[UDP_BURST];
+    bool hit[UDP_BURST];
+    for (uint16_t i = 0; i < n; i++) {
+        struct hp_slice key;
+        hit[i] = peek_key(pkts[i], &key) &&
+                 (w->rt->nworkers == 1 ||
+                  w->rt->slot_to_shard[slot_of_key(key.ptr, key.len)] == w->id);
+        if (hit[i])
+            h[i] = shard_prefetch_bucket(w->shard, 0, key);
+    }
+    for (uint16_t i = 0; i < n; i++)
+        if (hit[i])
+            shard_prefetch_entry(w->shard, 0, h[i]);
 }
 
 static void rx_request(struct worker *w, uint32_t pi, struct rte_mbuf *m, struct udp_pkt *ctx,
@@ -943,9 +1180,12 @@ static void rx_request(struct worker *w, uint32_t pi, struct rte_mbuf *m, struct
     }
     cookie_refresh(u, w->now_ms);
     enum hpproto_cookie_verdict cv = HPPROTO_COOKIE_INVALID;
+    /* The memo answers a session's later datagrams with a compare of the
+     * exact (ip, port, session, cookie) the full SipHash check accepted
+     * under the current keys: the same verdict, so the same guarantee. */
     if (ctx->hdr.flags & HPPROTO_F_COOKIE)
-        cv = hpproto_cookie_check(&u->keys, ctx->hdr.cookie, ctx->info.src_ip,
-                                  ctx->info.src_port, ctx->hdr.session_id);
+        cv = hpproto_cookie_check_memo(&u->keys, ctx->hdr.cookie, ctx->info.src_ip,
+                                       ctx->info.src_port, ctx->hdr.session_id);
     if (cv == HPPROTO_COOKIE_INVALID) {
         st->cookie_replies++;
         ctx->payload_len = ctx->info.payload_len;   /* amplification: whole datagram */
@@ -1112,6 +1352,7 @@ unsigned udp_poll(struct worker *w)
             continue;
         struct rte_mbuf *pkts[UDP_BURST];
         uint16_t n = rte_eth_rx_burst(u->rt->ports[p].port_id, (uint16_t)w->id, pkts, UDP_BURST);
+        rx_prefetch(w, pkts, n);
         for (uint16_t i = 0; i < n; i++)
             rx_one(w, p, pkts[i]);
         work += n;
@@ -1304,6 +1545,7 @@ static void udp_worker_free(struct udp_worker *u)
         rte_pktmbuf_free(u->deferred[i]);
     }
     multi_free_all(u);
+    held_free_all(u);
     for (uint32_t p = 0; p < UDP_MAX_PORTS; p++)
         for (uint16_t i = 0; i < u->tx[p].n; i++)
             rte_pktmbuf_free(u->tx[p].pkts[i]);
@@ -1354,7 +1596,8 @@ static struct udp_worker *udp_worker_create(struct udp_rt *rt, uint32_t id)
     u->qid = (uint16_t)id;
     rbuf_init(&u->out, UDP_OUT_LIMIT);
     u->scratch = malloc(UDP_SCRATCH);
-    if (u->scratch == NULL || sessions_init(u, rt->sessions) != 0) {
+    u->held = calloc(UDP_HELD_MAX, sizeof(*u->held));
+    if (u->scratch == NULL || u->held == NULL || sessions_init(u, rt->sessions) != 0) {
         udp_worker_free(u);
         return NULL;
     }

@@ -40,6 +40,9 @@ struct rte_flow;
 #define UDP_MAX_PORTS 8
 #define UDP_MAX_SUBNETS 32
 #define UDP_BURST 32
+/* Replies a worker holds until their writes are durable (appendfsync
+ * always); a write datagram beyond that gets BUSY. */
+#define UDP_HELD_MAX 4096
 #define UDP_RING_DESC 1024
 
 struct udp_subnet {
@@ -87,7 +90,8 @@ struct udp_rt {
     X(handed_in) X(deferred) X(defer_full) X(no_mbuf) X(requests)              \
     X(ops) X(dup_replays) X(dup_gone) X(too_old) X(session_lost) X(busy)       \
     X(malformed) X(limit) X(arp_replies) X(icmp_replies) X(fragments_sent)     \
-    X(session_evictions) X(multi_shard) X(dup_inflight)
+    X(session_evictions) X(multi_shard) X(dup_inflight)   \
+    X(durable_held) X(held_busy) X(held_dropped)
 
 struct udp_stats {
 #define UDP_CTR_FIELD_(n) uint64_t n;
@@ -113,6 +117,11 @@ void udp_on_forward(struct worker *w, struct rte_mbuf *m);
 /* xshard.c: a datagram whose commands span shards, run once the worker's
  * multi-shard op holds every shard in `held`; answers it and frees m. */
 void udp_run_held(struct worker *w, struct rte_mbuf *m, uint64_t held);
+/* persist.c: the oldest held reply's writes are durable: keep it for
+ * retransmissions and send it (FIFO: the order persist_hold_udp saw). */
+void udp_held_release(struct worker *w);
+/* persist.c: send what released replies left in the TX bursts. */
+void udp_tx_flush(struct worker *w);
 /* INFO "# Dataplane": this worker's part (key:value lines). */
 void udp_info_part(struct worker *w, struct rbuf *out);
 

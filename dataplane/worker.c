@@ -175,6 +175,12 @@ static void worker_loop(struct worker *w)
     struct runtime *rt = w->rt;
     bool busy = rt->cfg->poll_mode == POLL_BUSY;
     int64_t deadline = 0;
+    /* Whether an idle iteration should try to advance an index resize.
+     * shard_rehash_step visits every db of the shard to find out there is
+     * nothing to do; after it said so once, only work (a write, a tick's
+     * expiry, another worker holding our shard) can start a resize, so idle
+     * iterations skip it until then. */
+    bool rehash_idle = true;
     w->now_ms = clock_unix_ms();
     w->next_tick_ms = w->now_ms;
     for (;;) {
@@ -196,13 +202,18 @@ static void worker_loop(struct worker *w)
             work += persist_poll(w);
         if (w->nstalled)
             conn_retry_stalled(w);
+        if (rt->persist)
+            persist_kick(w);   /* before the sends below: the disk goes first */
         conn_flush_dirty(w);
         xshard_flush(w);
-        if (w->now_ms >= w->next_tick_ms)
+        if (w->now_ms >= w->next_tick_ms) {
             worker_tick(w);
-        else if (w->expire_backlog && worker_shard_free(w))
+            rehash_idle = true;
+        } else if (w->expire_backlog && worker_shard_free(w)) {
             w->expire_backlog = shard_expire_cycle(w->shard, w->now_ms, EXPIRE_BACKLOG_BUDGET) *
                                     4 >= EXPIRE_BACKLOG_BUDGET;
+            rehash_idle = true;
+        }
         if (w->stopping) {
             if (!w->quiesced && worker_drained(w)) {
                 w->quiesced = true;
@@ -215,12 +226,17 @@ static void worker_loop(struct worker *w)
         }
         if (work) {
             w->idle_loops = 0;
-        } else if (worker_shard_free(w) && shard_rehash_step(w->shard, REHASH_IDLE_BUDGET) > 0) {
+            rehash_idle = true;
+        } else if (rehash_idle && worker_shard_free(w) &&
+                   shard_rehash_step(w->shard, REHASH_IDLE_BUDGET) > 0) {
             /* Idle time finishes an index resize before we sleep, so writes
              * later find it done instead of paying for it. */
             w->idle_loops = 0;
-        } else if (!busy && ++w->idle_loops > IDLE_SPIN_LOOPS) {
-            worker_sleep(w);
+        } else {
+            if (worker_shard_free(w))
+                rehash_idle = false;   /* nothing to resize (or not tried: see above) */
+            if (!busy && ++w->idle_loops > IDLE_SPIN_LOOPS)
+                worker_sleep(w);
         }
     }
 }

@@ -12,17 +12,32 @@
  * ids] is still outstanding, which both keeps the lookup O(1) and enforces
  * the protocol's in-flight span (ids divides 1024).
  *
- * Steering (--steer): lcore q makes only requests for shard q and sends
- * them on queue q, which on a multi-queue memif is worker q's RX queue,
- * to UDP port base + q; needs lcores == shards.  Without it lcore q sends
- * any key on queue q and hotpathd hands requests over between workers.
+ * Every lcore (the main one included) owns queue pair q.  With several
+ * lcores, lcore q makes only requests for shard q (lcores == shards), so
+ * the replies, which hotpathd sends from the owner's TX queue q, come back
+ * to the lcore that holds the request, and each lcore's correctness model
+ * covers keys no other lcore touches (--check works on every lcore).
+ * Steering (--steer): lcore q sends on queue q, which on a multi-queue
+ * memif is worker q's RX queue, to UDP port base + q.  Without it, lcore q
+ * spreads its requests over all queues in turn (to port base), so most
+ * land on a worker that must hand them over to the owner: the software
+ * hand-over path.  A TX queue is then shared by the lcores and taken under
+ * its spinlock.
  *
  * Reflector mode (--reflector): the peer returns our own frames (testpmd
  * --forward-mode=macswap); a returned request counts as its own answer,
  * which measures the link and pktgen, the "physical limit".
  *
- * Not done here: retransmission (a request unanswered for --timeout-ms is
- * lost) and multi-fragment replies (counted as protocol errors; keep
+ * Retransmission (--retry-ms, default 100): a request unanswered after the
+ * retry timeout is sent again with the same id and the RETRY flag, the
+ * timeout doubling up to DP_MAX_RTO_MS, until it is answered, --timeout-ms
+ * passes (then it is lost) or the protocol's retry horizon would be
+ * crossed.  The server runs an id once and answers a retransmission from
+ * its kept replies, so a retried SET or INCR is not applied twice (the
+ * correctness model would see it).  --inject-loss drops that share of our
+ * first transmissions and of the replies, to exercise all of this.
+ *
+ * Not done here: multi-fragment replies (counted as protocol errors; keep
  * replies within one datagram, e.g. values below ~1.3 KB).
  */
 #include "dpdk_mode.h"
@@ -36,14 +51,18 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
+#include <rte_spinlock.h>
 
 #include <string.h>
+#include <sys/resource.h>
 
 #define DP_BURST 32
 #define DP_MAX_LCORES 64
 #define DP_RING 1024
 #define DP_DGRAM HPPROTO_DEFAULT_DGRAM
 #define DP_FRAME_HDR (PKT_ETH_HDR_LEN + PKT_IPV4_HDR_LEN + PKT_UDP_HDR_LEN)
+#define DP_MAX_RTO_MS PG_DPDK_MAX_RTO_MS
+#define DP_SCAN_NS 5000000ull        /* retransmission / loss scan period */
 
 struct dp_flow {
     uint64_t session;
@@ -55,12 +74,18 @@ struct dp_flow {
     struct pg_slot **byid;
     uint8_t *saved;              /* ids x DP_DGRAM: request datagrams, for COOKIE resends */
     uint16_t *saved_len;
+    uint64_t *retry_at;          /* ids: when to retransmit that request next */
+    uint32_t *rto_ms;            /* ids: its current retransmission timeout */
 };
 
 struct dp_lcore {
     struct pg_engine *e;
     const struct pg_dpdk_opts *d;
     uint16_t queue;
+    uint16_t nq;                 /* queue pairs on the port, one per lcore */
+    bool spread;                 /* TX over every queue in turn, under txlock */
+    uint32_t next_txq;
+    rte_spinlock_t *txlock;      /* nq of them, shared by the lcores */
     uint32_t flow_base;          /* global number of this lcore's first flow */
     struct rte_mempool *mp;
     struct pkt_config pc;        /* us: the client */
@@ -68,6 +93,7 @@ struct dp_lcore {
     struct rte_mbuf *tx[DP_MAX_LCORES][DP_BURST];   /* per TX queue */
     uint16_t ntx[DP_MAX_LCORES];
     uint64_t last_timeout_scan;
+    struct wl_rng loss_rng;      /* --inject-loss */
     int rc;
 };
 
@@ -104,8 +130,12 @@ static void dp_headers(struct dp_lcore *l, uint8_t *frame, size_t dlen, uint16_t
 static void dp_flush_tx(struct dp_lcore *l, uint16_t q)
 {
     uint16_t sent = 0;
+    if (l->spread)
+        rte_spinlock_lock(&l->txlock[q]);
     for (int tries = 0; sent < l->ntx[q] && tries < 1000; tries++)
         sent += rte_eth_tx_burst(l->d->port_id, q, l->tx[q] + sent, l->ntx[q] - sent);
+    if (l->spread)
+        rte_spinlock_unlock(&l->txlock[q]);
     for (uint16_t i = sent; i < l->ntx[q]; i++) {
         rte_pktmbuf_free(l->tx[q][i]);
         l->e->total.proto_errors++;    /* its request will time out as lost */
@@ -120,13 +150,29 @@ static void dp_queue_frame(struct dp_lcore *l, uint16_t q, struct rte_mbuf *m)
         dp_flush_tx(l, q);
 }
 
-/* Steered or not, an lcore sends on its own queue: with --steer lcore q
- * only makes requests for shard q (pg_opts.fixed_shard), so its queue is
- * the owner's, and replies come back to the lcore that sent the request. */
-static uint16_t dp_txq(const struct dp_lcore *l, const struct pg_slot *s)
+/* --inject-loss: should this frame vanish? */
+static bool dp_lose(struct dp_lcore *l)
 {
-    (void)s;
-    return l->queue;
+    return l->d->inject_loss > 0 && wl_rng_double(&l->loss_rng) * 100.0 < l->d->inject_loss;
+}
+
+static void dp_arm_retry(struct dp_lcore *l, struct dp_flow *f, uint32_t ix, uint64_t now)
+{
+    f->rto_ms[ix] = l->d->retry_ms;
+    f->retry_at[ix] = l->d->retry_ms ? now + (uint64_t)l->d->retry_ms * 1000000ull : UINT64_MAX;
+}
+
+/* Steered: the own queue, which is the owner's.  Spread: every queue in
+ * turn; the reply still comes back on queue q (the owner's TX queue).
+ * But a COOKIE status comes from the worker that received the request,
+ * before any hand-over: until the flow holds a cookie, its requests stay
+ * on the own queue (the server refreshes the cookie in its replies, so a
+ * busy flow keeps a valid one). */
+static uint16_t dp_txq(struct dp_lcore *l, const struct dp_flow *f)
+{
+    if (!l->spread || !f->have_cookie)
+        return l->queue;
+    return (uint16_t)(l->next_txq++ % l->nq);
 }
 
 static uint16_t dp_dst_port(const struct dp_lcore *l, const struct pg_slot *s)
@@ -150,7 +196,7 @@ static void dp_send_saved(struct dp_lcore *l, struct dp_flow *f, uint32_t ix, st
     HP_ASSERT(frame != NULL);
     memcpy(frame + DP_FRAME_HDR, f->saved + (size_t)ix * DP_DGRAM, dlen);
     dp_headers(l, frame, dlen, f->src_port, dp_dst_port(l, s));
-    dp_queue_frame(l, dp_txq(l, s), m);
+    dp_queue_frame(l, dp_txq(l, f), m);
 }
 
 static void dp_fill(struct dp_lcore *l, uint32_t fi, uint64_t now)
@@ -197,7 +243,11 @@ static void dp_fill(struct dp_lcore *l, uint32_t fi, uint64_t now)
         f->saved_len[ix] = (uint16_t)dlen;
         s->tag = f->next_id++;
         f->byid[ix] = s;
-        dp_queue_frame(l, dp_txq(l, s), m);
+        dp_arm_retry(l, f, ix, now);
+        if (dp_lose(l))
+            rte_pktmbuf_free(m);
+        else
+            dp_queue_frame(l, dp_txq(l, f), m);
     }
 }
 
@@ -248,6 +298,7 @@ static void dp_answer(struct dp_lcore *l, uint16_t dport, const uint8_t *dgram, 
             rq.cookie = h.cookie;
             hpproto_encode(&rq, saved);
             e->total.retries++;
+            dp_arm_retry(l, f, ix, now);
             dp_send_saved(l, f, ix, s);
         }
         return;
@@ -276,6 +327,10 @@ static void dp_rx(struct dp_lcore *l)
     uint64_t now = pg_now_ns();
     for (uint16_t i = 0; i < n; i++) {
         struct rte_mbuf *m = pkts[i];
+        if (dp_lose(l)) {
+            rte_pktmbuf_free(m);
+            continue;
+        }
         const uint8_t *fr = rte_pktmbuf_mtod(m, const uint8_t *);
         size_t len = rte_pktmbuf_data_len(m);
         if (l->d->reflector) {
@@ -296,6 +351,31 @@ static void dp_rx(struct dp_lcore *l)
     }
 }
 
+/* Sends request ix of flow f again, same id, RETRY flag, doubled timeout
+ * (never past the retry horizon, counted from the first transmission). */
+static void dp_retransmit(struct dp_lcore *l, struct dp_flow *f, uint32_t ix, struct pg_slot *s,
+                          uint64_t now)
+{
+    uint32_t rto = HP_MAX(HP_MIN(2 * f->rto_ms[ix], DP_MAX_RTO_MS), f->rto_ms[ix]);
+    uint64_t horizon = s->sent_ns + (uint64_t)HPPROTO_RETRY_HORIZON_MS * 1000000ull;
+    f->rto_ms[ix] = rto;
+    f->retry_at[ix] = now + (uint64_t)rto * 1000000ull;
+    if (f->retry_at[ix] >= horizon)
+        f->retry_at[ix] = UINT64_MAX;     /* this is the last transmission */
+    uint8_t *saved = f->saved + (size_t)ix * DP_DGRAM;
+    struct hpproto_hdr rq;
+    if (hpproto_decode(saved, f->saved_len[ix], &rq) != HPPROTO_OK)
+        return;
+    if (!(rq.flags & HPPROTO_F_RETRY)) {
+        rq.flags |= HPPROTO_F_RETRY;
+        hpproto_encode(&rq, saved);
+    }
+    l->e->total.retries++;
+    dp_send_saved(l, f, ix, s);
+}
+
+/* Every DP_SCAN_NS: retransmits what is due, gives up on what is too old
+ * (all: everything still outstanding, at the end of a phase). */
 static void dp_timeouts(struct dp_lcore *l, uint64_t now, bool all)
 {
     struct pg_engine *e = l->e;
@@ -304,9 +384,13 @@ static void dp_timeouts(struct dp_lcore *l, uint64_t now, bool all)
         struct dp_flow *f = &l->fl[fi];
         for (uint32_t ix = 0; ix < f->ids; ix++) {
             struct pg_slot *s = f->byid[ix];
-            if (s && (all || now - s->sent_ns > limit)) {
+            if (!s)
+                continue;
+            if (all || now - s->sent_ns > limit) {
                 f->byid[ix] = NULL;
                 pg_lost(e, s, "no reply within the timeout");
+            } else if (now >= f->retry_at[ix]) {
+                dp_retransmit(l, f, ix, s, now);
             }
         }
     }
@@ -321,19 +405,31 @@ static bool dp_idle(const struct dp_lcore *l)
     return true;
 }
 
+/* Involuntary context switches of the calling thread so far. */
+static uint64_t dp_preemptions(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_THREAD, &ru) != 0)
+        return 0;
+    return (uint64_t)ru.ru_nivcsw;
+}
+
 static void dp_phase(struct dp_lcore *l, enum pg_phase ph)
 {
     struct pg_engine *e = l->e;
     if (!pg_phase_begin(e, ph, pg_now_ns()))
         return;
     uint64_t drain_until = 0;
+    uint64_t prev = pg_now_ns(), preempted_before = dp_preemptions();
     for (;;) {
         uint64_t now = pg_now_ns();
+        pg_loop_pass(e, prev, now);
+        prev = now;
         bool sending = !pg_phase_sending_done(e, now);
         if (sending)
             for (uint32_t fi = 0; fi < e->o.flows; fi++)
                 dp_fill(l, fi, now);
-        for (uint16_t q = 0; q < DP_MAX_LCORES; q++)
+        for (uint16_t q = 0; q < l->nq; q++)
             if (l->ntx[q])
                 dp_flush_tx(l, q);
         dp_rx(l);
@@ -347,12 +443,16 @@ static void dp_phase(struct dp_lcore *l, enum pg_phase ph)
                 break;
             }
         }
-        if (now - l->last_timeout_scan > 10000000ull) {
+        if (now - l->last_timeout_scan > DP_SCAN_NS) {
             dp_timeouts(l, now, false);
             l->last_timeout_scan = now;
         }
         if (l->queue == 0)
             pg_progress(e, now);
+    }
+    if (ph == PG_PHASE_RUN) {
+        e->stalls.measured = true;
+        e->stalls.preempted += dp_preemptions() - preempted_before;
     }
     pg_phase_end(e, pg_now_ns());
 }
@@ -375,12 +475,18 @@ static uint32_t dp_ids_for(uint32_t window)
 }
 
 static int dp_lcore_init(struct dp_lcore *l, struct pg_engine *e, const struct pg_dpdk_opts *d,
-                         uint16_t queue, uint32_t flow_base, struct rte_mempool *mp)
+                         uint16_t queue, uint16_t nq, uint32_t flow_base,
+                         struct rte_mempool *mp, rte_spinlock_t *txlock)
 {
     memset(l, 0, sizeof(*l));
     l->e = e;
     l->d = d;
     l->queue = queue;
+    l->nq = nq;
+    /* the reflector returns a frame on the queue it came in: keep our own */
+    l->spread = nq > 1 && !e->o.steer && !d->reflector;
+    l->next_txq = queue;
+    l->txlock = txlock;
     l->flow_base = flow_base;
     l->mp = mp;
     struct rte_ether_addr mac;
@@ -396,6 +502,7 @@ static int dp_lcore_init(struct dp_lcore *l, struct pg_engine *e, const struct p
         return -1;
     struct wl_rng r;
     wl_rng_seed(&r, e->o.wl.seed ^ ((uint64_t)queue << 40) ^ pg_now_ns());
+    wl_rng_seed(&l->loss_rng, e->o.wl.seed * 7919 + queue);
     for (uint32_t fi = 0; fi < e->o.flows; fi++) {
         struct dp_flow *f = &l->fl[fi];
         do
@@ -407,7 +514,9 @@ static int dp_lcore_init(struct dp_lcore *l, struct pg_engine *e, const struct p
         f->byid = calloc(f->ids, sizeof(*f->byid));
         f->saved = malloc((size_t)f->ids * DP_DGRAM);
         f->saved_len = calloc(f->ids, sizeof(*f->saved_len));
-        if (!f->byid || !f->saved || !f->saved_len)
+        f->retry_at = calloc(f->ids, sizeof(*f->retry_at));
+        f->rto_ms = calloc(f->ids, sizeof(*f->rto_ms));
+        if (!f->byid || !f->saved || !f->saved_len || !f->retry_at || !f->rto_ms)
             return -1;
     }
     return 0;
@@ -419,6 +528,8 @@ static void dp_lcore_free(struct dp_lcore *l)
         free(l->fl[fi].byid);
         free(l->fl[fi].saved);
         free(l->fl[fi].saved_len);
+        free(l->fl[fi].retry_at);
+        free(l->fl[fi].rto_ms);
     }
     free(l->fl);
 }
@@ -432,6 +543,19 @@ static void dp_merge(struct pg_engine *dst, const struct pg_engine *src)
         y[i] += b[i];
     }
     hist_merge(&dst->lat, &src->lat);
+    dst->stalls.measured |= src->stalls.measured;
+    dst->stalls.count += src->stalls.count;
+    dst->stalls.total_ns += src->stalls.total_ns;
+    dst->stalls.max_ns = HP_MAX(dst->stalls.max_ns, src->stalls.max_ns);
+    dst->stalls.preempted += src->stalls.preempted;
+    if (dst->have_model && src->have_model) {
+        /* the lcores' models cover disjoint keys: their findings add up */
+        dst->model.checked += src->model.checked;
+        dst->model.mismatches += src->model.mismatches;
+        dst->model.refused_sets += src->model.refused_sets;
+        if (!dst->model.first_error[0])
+            memcpy(dst->model.first_error, src->model.first_error, sizeof(dst->model.first_error));
+    }
     dst->loaded += src->loaded;
     dst->verified += src->verified;
     dst->load_s = HP_MAX(dst->load_s, src->load_s);
@@ -516,14 +640,24 @@ int pg_dpdk_run(struct pg_engine *merged, const struct pg_dpdk_opts *dopts)
                  rte_strerror(rte_errno));
         return -1;
     }
-    uint32_t nl = rte_lcore_count() > 1 ? rte_lcore_count() - 1 : 1;
+    /* The main lcore works too (rather than spin in rte_eal_mp_wait_lcore
+     * on a CPU a worker lcore may share on a small machine). */
+    uint32_t nl = rte_lcore_count();
     const struct pg_opts *o = &merged->o;
     int rc = -1;
-    if (nl > DP_MAX_LCORES || o->flows < nl || (o->check && nl > 1) ||
-        (o->steer && nl != o->shards)) {
+    if (nl > DP_MAX_LCORES || o->flows < nl || (o->steer && nl != o->shards) ||
+        (nl > 1 && o->shards != nl && !dopts->reflector)) {
         snprintf(merged->fatal, sizeof(merged->fatal),
-                 "%u worker lcores: need flows >= lcores, one lcore with --check, "
-                 "lcores == shards with --steer", nl);
+                 "%u lcores: need at most %d, flows >= lcores, and with several lcores "
+                 "--shards equal to the lcores (lcore q makes shard q's requests)",
+                 nl, DP_MAX_LCORES);
+        goto out_eal;
+    }
+    if (HPPROTO_HDR_LEN + pg_max_request_bytes(merged) > DP_DGRAM) {
+        /* one datagram per request and no fragmentation of requests here */
+        snprintf(merged->fatal, sizeof(merged->fatal),
+                 "a request of %zu bytes does not fit one %d-byte datagram: lower --cmds, "
+                 "--value-size or --mget-batch", pg_max_request_bytes(merged), DP_DGRAM);
         goto out_eal;
     }
     d.total_flows = o->flows;
@@ -539,6 +673,9 @@ int pg_dpdk_run(struct pg_engine *merged, const struct pg_dpdk_opts *dopts)
     dp_wait_link(d.port_id, 5.0);
     static struct dp_lcore lc[DP_MAX_LCORES];
     static struct pg_engine *eng[DP_MAX_LCORES];
+    static rte_spinlock_t txlock[DP_MAX_LCORES];
+    for (uint32_t i = 0; i < nl; i++)
+        rte_spinlock_init(&txlock[i]);
     uint32_t base = 0;
     for (uint32_t i = 0; i < nl; i++) {
         if (nl == 1) {
@@ -548,7 +685,7 @@ int pg_dpdk_run(struct pg_engine *merged, const struct pg_dpdk_opts *dopts)
             oi.flows = o->flows / nl + (i < o->flows % nl);
             oi.wl.seed = o->wl.seed * 1000003 + i;
             oi.progress = i == 0 && o->progress;
-            oi.fixed_shard = o->steer ? (int32_t)i : -1;
+            oi.fixed_shard = d.reflector ? -1 : (int32_t)i;
             char err[256];
             eng[i] = calloc(1, sizeof(struct pg_engine));
             if (!eng[i] || pg_engine_init(eng[i], &oi, err, sizeof(err)) != 0) {
@@ -556,28 +693,29 @@ int pg_dpdk_run(struct pg_engine *merged, const struct pg_dpdk_opts *dopts)
                 goto out_port;
             }
         }
-        if (dp_lcore_init(&lc[i], eng[i], &d, (uint16_t)i, base, mp) != 0) {
+        if (dp_lcore_init(&lc[i], eng[i], &d, (uint16_t)i, (uint16_t)nl, base, mp, txlock) !=
+            0) {
             snprintf(merged->fatal, sizeof(merged->fatal), "lcore %u: out of memory", i);
             goto out_port;
         }
         base += eng[i]->o.flows;
     }
-    if (rte_lcore_count() == 1) {
-        dp_lcore_main(&lc[0]);
-    } else {
-        uint32_t i = 0;
-        unsigned lcore;
-        RTE_LCORE_FOREACH_WORKER(lcore) {
-            if (rte_eal_remote_launch(dp_lcore_main, &lc[i], lcore) != 0) {
-                snprintf(merged->fatal, sizeof(merged->fatal), "cannot launch lcore %u", lcore);
-                goto out_port;
-            }
-            i++;
+    uint32_t launched = 1;
+    unsigned lcore;
+    RTE_LCORE_FOREACH_WORKER(lcore) {
+        if (rte_eal_remote_launch(dp_lcore_main, &lc[launched], lcore) != 0) {
+            snprintf(merged->fatal, sizeof(merged->fatal), "cannot launch lcore %u", lcore);
+            break;
         }
-        rte_eal_mp_wait_lcore();
-        for (i = 0; i < nl; i++)
-            dp_merge(merged, eng[i]);
+        launched++;
     }
+    if (launched == nl)
+        dp_lcore_main(&lc[0]);
+    rte_eal_mp_wait_lcore();
+    if (launched != nl)
+        goto out_port;
+    for (uint32_t i = 0; nl > 1 && i < nl; i++)
+        dp_merge(merged, eng[i]);
     rc = 0;
 out_port:
     for (uint32_t i = 0; i < nl; i++) {

@@ -7,6 +7,8 @@
 
 #include "engine.h"
 
+#define PG_DPDK_MAX_RTO_MS 1000u     /* retransmission timeout stops doubling here */
+
 struct pg_dpdk_opts {
     const char *eal;             /* EAL arguments, space separated */
     uint16_t port_id;            /* DPDK port */
@@ -14,6 +16,8 @@ struct pg_dpdk_opts {
     uint8_t dst_mac[6];          /* default broadcast: hotpathd accepts it */
     uint16_t src_port_base;      /* flow i uses src_port_base + i */
     bool reflector;              /* the peer returns our frames (testpmd macswap) */
+    uint32_t retry_ms;           /* first retransmission timeout; 0 = never retransmit */
+    double inject_loss;          /* percent of first transmissions and replies dropped */
     uint32_t total_flows;        /* set by pg_dpdk_run */
 };
 

@@ -617,6 +617,17 @@ void pg_lost(struct pg_engine *e, struct pg_slot *s, const char *why)
     s->busy = false;
 }
 
+void pg_loop_pass(struct pg_engine *e, uint64_t prev_ns, uint64_t now_ns)
+{
+    uint64_t gap = now_ns - prev_ns;
+    if (gap <= PG_STALL_NS || e->phase != PG_PHASE_RUN || now_ns < e->measure_start_ns ||
+        prev_ns >= e->measure_end_ns)
+        return;
+    e->stalls.count++;
+    e->stalls.total_ns += gap;
+    e->stalls.max_ns = HP_MAX(e->stalls.max_ns, gap);
+}
+
 void pg_progress(struct pg_engine *e, uint64_t now_ns)
 {
     if (now_ns < e->last_progress_ns + 1000000000ull)

@@ -109,6 +109,19 @@ struct pg_counters {
     uint64_t unsent;             /* open loop: intended but never sent by the end */
 };
 
+/* Where a tail can come from the generator itself: a pass of a
+ * transport's poll loop that took longer than PG_STALL_NS (the thread was
+ * descheduled, or an interrupt, or our own work ran long) delays every
+ * request intended during it.  Counted in the measured interval only. */
+#define PG_STALL_NS 50000ull
+
+struct pg_stalls {
+    uint64_t count;              /* poll-loop passes longer than PG_STALL_NS */
+    uint64_t total_ns, max_ns;
+    uint64_t preempted;          /* involuntary context switches of the polling threads, RUN */
+    bool measured;               /* the transport reports these (dpdk mode) */
+};
+
 struct pg_engine {
     struct pg_opts o;
     uint32_t keys_per_req;
@@ -125,6 +138,7 @@ struct pg_engine {
     struct hist lat;             /* RUN, measured interval, ns */
     struct hist interval;        /* since the last progress line */
     uint64_t interval_done, interval_errors, last_progress_ns;
+    struct pg_stalls stalls;
     double load_s, verify_s;
     uint64_t loaded, verified;
     char fatal[256];             /* transport failure that ended the run */
@@ -164,6 +178,10 @@ void pg_check(struct pg_engine *e, struct pg_slot *s, uint32_t i, const struct p
 void pg_complete(struct pg_engine *e, struct pg_slot *s, uint64_t now_ns);
 /* The request will never get (all) its replies. */
 void pg_lost(struct pg_engine *e, struct pg_slot *s, const char *why);
+
+/* A poll-loop pass ran from prev_ns to now_ns: counts it as a stall when
+ * it was long and fell in the measured interval. */
+void pg_loop_pass(struct pg_engine *e, uint64_t prev_ns, uint64_t now_ns);
 
 /* Prints the progress line when a second has passed. */
 void pg_progress(struct pg_engine *e, uint64_t now_ns);

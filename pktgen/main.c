@@ -32,17 +32,22 @@ static void usage(FILE *out)
 "  --port N               server port (default 6379); udp: the base port\n"
 "  --shards N             the server's shards (hotpathd workers): keep each request's\n"
 "                         keys on one shard, as UDP requires (default 0 = don't care)\n"
-"  --steer                udp: send each request to port + its shard (the owner's queue)\n"
+"  --steer                udp/dpdk: send each request to port + its shard (the owner's\n"
+"                         queue); dpdk without it: spread over all queues (hand-over)\n"
 "dpdk mode:\n"
 "  --eal \"ARGS\"           EAL arguments, e.g. \"-l 0-2 --no-huge --no-pci -m 512\n"
 "                         --file-prefix pg --vdev net_memif0,role=client,socket=/tmp/m.sock\"\n"
-"                         one RX/TX queue pair per worker lcore\n"
+"                         one RX/TX queue pair per lcore (main included); several\n"
+"                         lcores need --shards equal to them (lcore q: shard q)\n"
 "  --dpdk-port N          DPDK port id (default 0)\n"
 "  --src-ip A, --dst-ip B our and the server's IPv4 address (default 10.0.0.2, 10.0.0.1)\n"
 "  --dst-mac M            server MAC (default ff:ff:ff:ff:ff:ff, which hotpathd accepts)\n"
 "  --src-port N           first UDP source port; flow i uses N + i (default 20000)\n"
 "  --reflector            the peer returns our frames (dpdk-testpmd macswap): a returned\n"
 "                         request counts as its answer\n"
+"  --retry-ms N           retransmit an unanswered request after N ms, doubling up to\n"
+"                         %u ms, same id (default 100; 0 = never; lost after --timeout-ms)\n"
+"  --inject-loss P        drop P %% of first transmissions and of replies (0..50; tests)\n"
 "load shape:\n"
 "  --flows N              connections (tcp) / sessions (udp), 1..%d (default 4)\n"
 "  --window N             requests outstanding per flow, 1..%d (default 16; udp <= %d)\n"
@@ -70,7 +75,7 @@ static void usage(FILE *out)
 "  --label TEXT           name of this run in the report\n"
 "  --quiet                no progress line each second\n"
 "  --help\n",
-            PG_MAX_FLOWS, PG_MAX_WINDOW, HPC_MAX_OUTSTANDING, PG_MAX_CMDS,
+            PG_DPDK_MAX_RTO_MS, PG_MAX_FLOWS, PG_MAX_WINDOW, HPC_MAX_OUTSTANDING, PG_MAX_CMDS,
             WL_MAX_VALUE_SIZE, WL_VALUE_HDR_LEN, WL_MAX_MGET);
 }
 
@@ -105,7 +110,7 @@ enum {
     OPT_DURATION, OPT_WARMUP, OPT_TIMEOUT, OPT_KEYS, OPT_KEY_SIZE, OPT_VALUE_SIZE, OPT_DIST,
     OPT_MIX, OPT_MGET, OPT_SEED, OPT_LOAD, OPT_CHECK, OPT_NO_FLUSH, OPT_NO_VERIFY, OPT_JSON,
     OPT_LABEL, OPT_QUIET, OPT_HELP, OPT_SHARDS, OPT_STEER, OPT_EAL, OPT_DPDK_PORT, OPT_SRC_IP,
-    OPT_DST_IP, OPT_DST_MAC, OPT_SRC_PORT, OPT_REFLECTOR,
+    OPT_DST_IP, OPT_DST_MAC, OPT_SRC_PORT, OPT_REFLECTOR, OPT_RETRY_MS, OPT_INJECT_LOSS,
 };
 
 static const struct option long_opts[] = {
@@ -144,6 +149,8 @@ static const struct option long_opts[] = {
     {"dst-mac", required_argument, NULL, OPT_DST_MAC},
     {"src-port", required_argument, NULL, OPT_SRC_PORT},
     {"reflector", no_argument, NULL, OPT_REFLECTOR},
+    {"retry-ms", required_argument, NULL, OPT_RETRY_MS},
+    {"inject-loss", required_argument, NULL, OPT_INJECT_LOSS},
     {NULL, 0, NULL, 0},
 };
 
@@ -174,7 +181,7 @@ static bool parse_mac(const char *s, uint8_t mac[6])
 static int parse_args(int argc, char **argv, struct pg_opts *o, struct pg_dpdk_opts *dp,
                       char *err, size_t cap)
 {
-    bool no_flush = false, no_verify = false;
+    bool no_flush = false, no_verify = false, dpdk_only = false;
     uint64_t u;
     int ch;
     opterr = 0;
@@ -235,6 +242,15 @@ static int parse_args(int argc, char **argv, struct pg_opts *o, struct pg_dpdk_o
         case OPT_DST_MAC: ok = parse_mac(a, dp->dst_mac); break;
         case OPT_SRC_PORT: ok = parse_u64(a, 1, 65535, &u); dp->src_port_base = (uint16_t)u; break;
         case OPT_REFLECTOR: dp->reflector = true; break;
+        case OPT_RETRY_MS:
+            ok = parse_u64(a, 0, HPPROTO_RETRY_HORIZON_MS, &u);
+            dp->retry_ms = (uint32_t)u;
+            dpdk_only = true;
+            break;
+        case OPT_INJECT_LOSS:
+            ok = parse_dbl(a, 0, 50, &dp->inject_loss);
+            dpdk_only = true;
+            break;
         default:
             snprintf(err, cap, "unknown option or missing value: '%s'", argv[optind - 1]);
             return -1;
@@ -253,8 +269,9 @@ static int parse_args(int argc, char **argv, struct pg_opts *o, struct pg_dpdk_o
         snprintf(err, cap, "--no-flush and --no-verify only make sense with --check");
         return -1;
     }
-    if (o->mode != PG_MODE_DPDK && (dp->eal || dp->reflector)) {
-        snprintf(err, cap, "--eal and --reflector belong to --mode dpdk");
+    if (o->mode != PG_MODE_DPDK && (dp->eal || dp->reflector || dpdk_only)) {
+        snprintf(err, cap, "--eal, --reflector, --retry-ms and --inject-loss belong to "
+                 "--mode dpdk");
         return -1;
     }
     if (o->mode == PG_MODE_DPDK && !dp->eal) {
@@ -283,7 +300,7 @@ int main(int argc, char **argv)
     struct pg_opts o;
     struct pg_dpdk_opts dp = {.src_ip = 0x0A000002, .dst_ip = 0x0A000001,
                               .dst_mac = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
-                              .src_port_base = 20000};
+                              .src_port_base = 20000, .retry_ms = 100};
     char err[512];
     pg_opts_defaults(&o);
     int a = parse_args(argc, argv, &o, &dp, err, sizeof(err));

@@ -85,6 +85,11 @@ void report_text(FILE *out, const struct pg_engine *e)
     fprintf(out, "errors: server %" PRIu64 ", mismatches %" PRIu64 ", lost %" PRIu64
             ", connection/protocol %" PRIu64 "\n",
             e->total.server_errors, e->total.mismatches, e->total.lost, e->total.proto_errors);
+    if (e->stalls.measured)
+        fprintf(out, "generator stalls (poll passes > %llu us): %" PRIu64 ", %.1f us in all, "
+                "longest %.1f us; involuntary context switches %" PRIu64 "\n",
+                PG_STALL_NS / 1000, e->stalls.count, e->stalls.total_ns / 1e3,
+                e->stalls.max_ns / 1e3, e->stalls.preempted);
     if (o->check) {
         fprintf(out, "check: %" PRIu64 " replies checked, %" PRIu64 " keys verified at the end"
                 ", %" PRIu64 " SETs deferred (write in flight)\n",
@@ -147,6 +152,10 @@ void report_json(FILE *out, const struct pg_engine *e)
     fprintf(out, " \"errors\": {\"server\": %" PRIu64 ", \"mismatches\": %" PRIu64
             ", \"lost\": %" PRIu64 ", \"protocol\": %" PRIu64 "},\n",
             e->total.server_errors, e->total.mismatches, e->total.lost, e->total.proto_errors);
+    fprintf(out, " \"stalls\": {\"measured\": %s, \"over_us\": %llu, \"count\": %" PRIu64
+            ", \"total_us\": %.1f, \"max_us\": %.1f, \"preempted\": %" PRIu64 "},\n",
+            e->stalls.measured ? "true" : "false", PG_STALL_NS / 1000, e->stalls.count,
+            e->stalls.total_ns / 1e3, e->stalls.max_ns / 1e3, e->stalls.preempted);
     fprintf(out, " \"check\": %s, \"checked\": %" PRIu64 ", \"verified\": %" PRIu64
             ", \"first_mismatch\": ", o->check ? "true" : "false",
             o->check ? e->model.checked : 0, e->verified);

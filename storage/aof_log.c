@@ -31,9 +31,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -78,6 +80,15 @@ struct aof_log {
     pthread_t thread;
     bool thread_started;
     _Atomic bool stop;
+    /* Idle wait: the thread sets `sleeping` before it blocks on wake_fd;
+     * an append that sees it set clears it and writes wake_fd.  Own line:
+     * every append reads it. */
+    int wake_fd;
+    _Alignas(64) _Atomic uint32_t sleeping;
+    /* wake_on_kick: appends since the last aof_log_kick.  Own line: every
+     * producer writes it. */
+    _Alignas(64) _Atomic uint32_t kick_pending;
+    _Atomic uint64_t st_sleeps, st_wakeups;
 
     /* ---- persistence thread only (after open) ---- */
     int dirfd;
@@ -102,6 +113,7 @@ struct aof_log {
     struct aof_manifest man;
     uint32_t man_cap;
     int final_error;
+    bool rw_seen;                  /* rewrite_step has looked at the pending request */
     /* commit pipeline (appendfsync always): syncs in flight, FIFO in
      * submission order; slot i covers file offsets < pipe_end[i] of the
      * current segment and the LSNs pipe_lsn[i][s] */
@@ -128,6 +140,7 @@ struct aof_log {
 #ifdef HP_AOF_FAULT_INJECTION
     _Atomic uint32_t fault_count[AOF_FAULT_NOPS];
     _Atomic int fault_err[AOF_FAULT_NOPS];
+    _Atomic uint32_t idle_delay_us;
 #endif
 };
 
@@ -154,6 +167,18 @@ void aof_log_inject_fault(struct aof_log *l, enum aof_fault_op op, uint32_t coun
     atomic_store(&l->fault_count[op], count);
 }
 
+void aof_log_inject_idle_delay(struct aof_log *l, uint32_t us)
+{
+    atomic_store(&l->idle_delay_us, us);
+}
+
+static void idle_delay(struct aof_log *l)
+{
+    uint32_t us = atomic_load_explicit(&l->idle_delay_us, memory_order_relaxed);
+    if (us > 0)
+        sleep_us(us);
+}
+
 /* 0, or the injected negative errno (consuming one of the count). */
 static int fault_hit(struct aof_log *l, enum aof_fault_op op)
 {
@@ -165,8 +190,10 @@ static int fault_hit(struct aof_log *l, enum aof_fault_op op)
     return 0;
 }
 #define FAULT(l, op) fault_hit((l), (op))
+#define IDLE_DELAY(l) idle_delay(l)
 #else
 #define FAULT(l, op) 0
+#define IDLE_DELAY(l) ((void)0)
 #endif
 
 /* ------------------------------------------------------------------------ */
@@ -472,6 +499,29 @@ int aof_manifest_read(const char *dir, struct aof_manifest *m, char *why, size_t
 /* ------------------------------------------------------------------------ */
 /* producer side                                                            */
 
+/* Ring the persistence thread's eventfd, if it still sleeps.  The exchange
+ * makes one waker out of any number of racing appends and closers. */
+static void writer_wake(struct aof_log *l)
+{
+    if (atomic_exchange_explicit(&l->sleeping, 0, memory_order_seq_cst) == 0)
+        return;
+    atomic_fetch_add_explicit(&l->st_wakeups, 1, memory_order_relaxed);
+    uint64_t one = 1;
+    ssize_t n = write(l->wake_fd, &one, sizeof(one));
+    /* EAGAIN: the counter is saturated, a wake-up is pending anyway. */
+    HP_ASSERT(n == (ssize_t)sizeof(one) || errno == EAGAIN);
+}
+
+/* After publishing something the thread must act on.  Pairs with the
+ * store of `sleeping`, fence, re-check in writer_wait: either the thread
+ * sees what we published, or we see it sleeping and wake it. */
+static void writer_nudge(struct aof_log *l)
+{
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&l->sleeping, memory_order_relaxed) != 0)
+        writer_wake(l);
+}
+
 /* Bytes an append of `size` needs at tail t (a wrap wastes the rest of
  * the buffer), and whether they are free. */
 static bool ring_fits(struct aof_log *l, struct aof_ring *r, uint64_t t, size_t size,
@@ -524,9 +574,24 @@ enum aof_append aof_log_append(struct aof_log *l, uint32_t shard, uint16_t db,
     HP_ASSERT(n == size);
     r->last_lsn = next;
     atomic_store_explicit(&r->tail, t + size, memory_order_release);
+    if (!l->cfg.wake_on_kick)
+        writer_nudge(l);
+    else if (atomic_load_explicit(&l->kick_pending, memory_order_relaxed) == 0)
+        atomic_store_explicit(&l->kick_pending, 1, memory_order_release);
     if (lsn != NULL)
         *lsn = next;
     return AOF_APPEND_OK;
+}
+
+void aof_log_kick(struct aof_log *l)
+{
+    if (atomic_load_explicit(&l->kick_pending, memory_order_acquire) == 0)
+        return;
+    /* Cleared before the nudge: an append racing with us either sets it
+     * again (its producer kicks later) or was published before the nudge
+     * (the woken thread sees it). */
+    atomic_store_explicit(&l->kick_pending, 0, memory_order_relaxed);
+    writer_nudge(l);
 }
 
 size_t aof_log_max_record(const struct aof_log *l) { return l->max_record; }
@@ -574,6 +639,8 @@ void aof_log_get_stats(const struct aof_log *l, struct aof_log_stats *out)
     out->log_bytes = atomic_load_explicit(&l->st_sealed, memory_order_relaxed) +
                      out->current_offset;
     out->removed_segments = atomic_load_explicit(&l->st_removed, memory_order_relaxed);
+    out->thread_sleeps = atomic_load_explicit(&l->st_sleeps, memory_order_relaxed);
+    out->thread_wakeups = atomic_load_explicit(&l->st_wakeups, memory_order_relaxed);
 }
 
 void aof_log_rewrite_mark(struct aof_log *l, uint32_t shard, uint64_t first_lsn)
@@ -590,6 +657,7 @@ bool aof_log_rewrite_finish(struct aof_log *l, const uint64_t end_lsn[HP_MAX_SHA
         return false;
     memcpy(l->rw_end, end_lsn, sizeof(l->rw_end));
     atomic_store_explicit(&l->rw_req, 1, memory_order_release);
+    writer_nudge(l);
     return true;
 }
 
@@ -679,6 +747,12 @@ static void prep_sync(struct aof_log *l, struct io_uring_sqe *sqe)
     io_uring_sqe_set_data64(sqe, UD_SYNC);
 }
 
+/* Serial writes and syncs as system calls from this thread (no io_uring). */
+static bool use_syscalls(const struct aof_log *l)
+{
+    return !l->uring_ok || l->cfg.sync_method == AOF_SYNC_PWRITEV2_DSYNC;
+}
+
 /*
  * One write attempt of up to n bytes at file offset off; with `then_sync`
  * an fdatasync is linked behind it.  Returns bytes written (> 0) or a
@@ -692,7 +766,9 @@ static ssize_t io_write_once(struct aof_log *l, const uint8_t *p, size_t n, uint
     if (f != 0)
         return f;
     n = HP_MIN(n, (size_t)1 << 30);
-    if (!l->uring_ok) {
+    if (use_syscalls(l)) {
+        /* then_sync only if io_uring failed under this flush: *synced stays
+         * false and the caller syncs with fdatasync. */
         struct iovec iov = {.iov_base = (void *)p, .iov_len = n};
         ssize_t w;
         do {
@@ -726,7 +802,7 @@ static int io_sync(struct aof_log *l)
     int f = FAULT(l, AOF_FAULT_SYNC);
     if (f != 0)
         return f;
-    if (!l->uring_ok || l->cfg.sync_method == AOF_SYNC_FDATASYNC)
+    if (use_syscalls(l) || l->cfg.sync_method == AOF_SYNC_FDATASYNC)
         return fdatasync(l->seg_fd) == 0 ? 0 : -errno;
     struct io_uring_sqe *sqe = io_uring_get_sqe(&l->uring);
     HP_ASSERT(sqe != NULL);
@@ -878,8 +954,10 @@ static void sync_time(struct aof_log *l, uint64_t t0);
 static int stage_flush(struct aof_log *l, bool sync)
 {
     uint64_t t0 = sync ? clock_mono_ns() : 0;
-    bool dsync = sync && l->uring_ok && l->cfg.sync_method == AOF_SYNC_DSYNC_WRITE;
-    bool linked = sync && l->uring_ok && l->cfg.sync_method == AOF_SYNC_URING_FSYNC;
+    bool sys = use_syscalls(l);
+    bool dsync = sync && (l->cfg.sync_method == AOF_SYNC_PWRITEV2_DSYNC ||
+                          (!sys && l->cfg.sync_method == AOF_SYNC_DSYNC_WRITE));
+    bool linked = sync && !sys && l->cfg.sync_method == AOF_SYNC_URING_FSYNC;
     bool synced = false;
     /* RWF_DSYNC covers only its own write; bytes written earlier without it
      * still need an fdatasync (a linked fsync covers the whole file). */
@@ -1298,6 +1376,7 @@ static int rewrite_step(struct aof_log *l)
 {
     if (atomic_load_explicit(&l->rw_req, memory_order_acquire) == 0)
         return 0;
+    l->rw_seen = true;
     bool durable = true;
     for (uint32_t s = 0; s < l->cfg.nshards; s++)
         durable &= atomic_load_explicit(&l->rings[s].durable_lsn, memory_order_relaxed) >=
@@ -1333,6 +1412,7 @@ static int rewrite_step(struct aof_log *l)
         l->rings[s].keep_seg = 0;
     }
     atomic_store_explicit(&l->rw_status, rc, memory_order_relaxed);
+    l->rw_seen = false;
     atomic_store_explicit(&l->rw_req, 0, memory_order_release);
     atomic_fetch_add_explicit(&l->rw_done, 1, memory_order_release);
     return 0;
@@ -1415,10 +1495,78 @@ static void leave_error(struct aof_log *l)
     log_notice("AOF: disk writes succeed again; accepting writes");
 }
 
+/* How long the idle thread may block: until the next everysec sync is due,
+ * at most idle_sleep_max_us.  0: do not block. */
+static uint64_t writer_wait_us(const struct aof_log *l)
+{
+    uint64_t us = l->cfg.idle_sleep_max_us;
+    if (l->stage_synced < l->stage_len) {
+        if (l->cfg.fsync != AOF_FSYNC_EVERYSEC)
+            return l->pipe_n > 0 ? us : 0; /* always: only a running sync leaves bytes unsynced */
+        uint64_t since = mono_ms() - l->last_sync_ms;
+        if (since >= AOF_EVERYSEC_MS)
+            return 0;
+        us = HP_MIN(us, (AOF_EVERYSEC_MS - since) * 1000u);
+    }
+    return us;
+}
+
+/* Anything published that the thread has not acted on yet (after the
+ * sleeping flag is set: the other half of writer_nudge's handshake). */
+static bool writer_has_news(struct aof_log *l)
+{
+    return !rings_empty(l) || atomic_load_explicit(&l->stop, memory_order_acquire) ||
+           (atomic_load_explicit(&l->rw_req, memory_order_acquire) != 0 && !l->rw_seen);
+}
+
+/*
+ * Idle: block on the eventfd (and on the io_uring fd while pipelined syncs
+ * run, so a completion ends the wait at once) instead of polling the rings:
+ * on few CPUs every poll wake-up takes a core from the workers.  The
+ * announce / fence / re-check order pairs with writer_nudge, so an append
+ * racing with the announcement is never missed.
+ */
+static void writer_wait(struct aof_log *l)
+{
+    uint64_t us = writer_wait_us(l);
+    if (us == 0)
+        return;
+    if (l->stage_full && l->pipe_n > 0) {
+        /* Staging is full of bytes running syncs cover: only a completion
+         * frees room, new appends would only spin us. */
+        pipe_reap(l, (uint32_t)HP_MIN(us, 1000000u));
+        return;
+    }
+    IDLE_DELAY(l);
+    atomic_store_explicit(&l->sleeping, 1, memory_order_seq_cst);
+    atomic_thread_fence(memory_order_seq_cst);
+    if (writer_has_news(l)) {
+        atomic_store_explicit(&l->sleeping, 0, memory_order_relaxed);
+        return;
+    }
+    atomic_fetch_add_explicit(&l->st_sleeps, 1, memory_order_relaxed);
+    struct pollfd pf[2] = {{.fd = l->wake_fd, .events = POLLIN},
+                           {.fd = l->uring_ok ? l->uring.ring_fd : -1, .events = POLLIN}};
+    nfds_t n = l->pipe_n > 0 && l->uring_ok ? 2 : 1;
+    struct timespec ts = {.tv_sec = (time_t)(us / 1000000u),
+                          .tv_nsec = (long)(us % 1000000u) * 1000};
+    int rc = ppoll(pf, n, &ts, NULL);
+    atomic_store_explicit(&l->sleeping, 0, memory_order_relaxed);
+    if (rc < 0 && errno != EINTR) {
+        log_warning("AOF: ppoll on the wake-up fd failed: %s", strerror(errno));
+        sleep_us((uint32_t)HP_MIN(us, 1000u)); /* no busy loop; the rings are looked at anyway */
+        return;
+    }
+    if (rc > 0 && (pf[0].revents & POLLIN) != 0) {
+        uint64_t cnt;
+        ssize_t r = read(l->wake_fd, &cnt, sizeof(cnt));
+        HP_ASSERT(r == (ssize_t)sizeof(cnt) || errno == EAGAIN);
+    }
+}
+
 static void *writer_main(void *arg)
 {
     struct aof_log *l = arg;
-    uint32_t idle_us = 0;
     for (;;) {
         bool stopping = atomic_load_explicit(&l->stop, memory_order_acquire);
         bool failing = atomic_load_explicit(&l->error, memory_order_relaxed) != 0;
@@ -1440,15 +1588,9 @@ static void *writer_main(void *arg)
         leave_error(l);
         if (stopping && rings_empty(l) && l->stage_synced == l->stage_len && !l->need_rotate)
             break;
-        if (moved || l->stage_written < l->stage_len) {
-            idle_us = 0;
+        if (moved || l->stage_written < l->stage_len)
             continue;
-        }
-        idle_us = idle_us == 0 ? 10 : HP_MIN(idle_us * 2, l->cfg.idle_sleep_max_us);
-        if (l->pipe_n > 0 && l->uring_ok)
-            pipe_reap(l, idle_us); /* a finished sync ends the nap at once */
-        else
-            sleep_us(idle_us);
+        writer_wait(l);
     }
     return NULL;
 }
@@ -1465,11 +1607,11 @@ void aof_log_config_init(struct aof_log_config *cfg, const char *dir)
     cfg->staging_bytes = (size_t)4 << 20;
     cfg->segment_bytes = (uint64_t)64 << 20;
     cfg->fsync = AOF_FSYNC_EVERYSEC;
-    cfg->sync_method = AOF_SYNC_DSYNC_WRITE; /* fastest io_uring variant measured, docs/AOF.md */
+    cfg->sync_method = AOF_SYNC_PWRITEV2_DSYNC; /* fastest end to end, docs/AOF.md section 8 */
     cfg->direct_io = false;
     cfg->preallocate = true;
     cfg->retry_ms = 1000;
-    cfg->idle_sleep_max_us = 1000;
+    cfg->idle_sleep_max_us = AOF_IDLE_WAIT_DEFAULT_US;
     cfg->sync_depth = AOF_SYNC_DEPTH_DEFAULT;
     cfg->sync_pipeline_min_us = AOF_SYNC_PIPELINE_MIN_US;
 }
@@ -1488,7 +1630,7 @@ static const char *config_problem(const struct aof_log_config *c)
         return "staging size must be a multiple of 4 KiB in [8 KiB, 1 GiB]";
     if (c->segment_bytes < AOF_SEG_MIN_BYTES || c->segment_bytes > AOF_SEG_MAX_BYTES)
         return "segment size out of range [64 KiB, 1 GiB]";
-    if ((unsigned)c->fsync > AOF_FSYNC_NO || (unsigned)c->sync_method > AOF_SYNC_DSYNC_WRITE)
+    if ((unsigned)c->fsync > AOF_FSYNC_NO || (unsigned)c->sync_method > AOF_SYNC_PWRITEV2_DSYNC)
         return "unknown fsync policy or method";
     if (c->sync_depth > AOF_SYNC_DEPTH_MAX)
         return "sync depth out of range [1, 8]";
@@ -1525,6 +1667,8 @@ static void log_free(struct aof_log *l)
         close(l->seg_fd);
     if (l->dirfd >= 0)
         close(l->dirfd);
+    if (l->wake_fd >= 0)
+        close(l->wake_fd);
     if (l->rings != NULL)
         for (uint32_t s = 0; s < l->cfg.nshards; s++)
             free(l->rings[s].buf);
@@ -1657,8 +1801,9 @@ struct aof_log *aof_log_open(const struct aof_log_config *cfg, int *err)
     if (l->cfg.retry_ms == 0)
         l->cfg.retry_ms = 1000;
     if (l->cfg.idle_sleep_max_us == 0)
-        l->cfg.idle_sleep_max_us = 1000;
+        l->cfg.idle_sleep_max_us = AOF_IDLE_WAIT_DEFAULT_US;
     l->cfg.resume = NULL; /* not kept: the caller owns it */
+    l->wake_fd = -1;
     l->pipe_depth = l->cfg.sync_depth == 0 ? AOF_SYNC_DEPTH_DEFAULT : l->cfg.sync_depth;
     l->seg_fd = -1;
     l->ring_mask = cfg->ring_bytes - 1;
@@ -1666,6 +1811,10 @@ struct aof_log *aof_log_open(const struct aof_log_config *cfg, int *err)
                            HP_MIN(cfg->segment_bytes - AOF_BLOCK, (uint64_t)AOF_REC_MAX_LEN));
     l->dirfd = open(cfg->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     int rc = l->dirfd < 0 ? -errno : open_alloc(l);
+    if (rc == 0) {
+        l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        rc = l->wake_fd < 0 ? -errno : 0;
+    }
     if (rc == 0)
         rc = open_segments(l, cfg->resume);
     if (rc == 0) {
@@ -1694,6 +1843,7 @@ int aof_log_close(struct aof_log *l)
     int rc = 0;
     if (l->thread_started) {
         atomic_store_explicit(&l->stop, true, memory_order_release);
+        writer_nudge(l);
         int jr = pthread_join(l->thread, NULL);
         HP_ASSERT(jr == 0);
         rc = l->final_error;

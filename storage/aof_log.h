@@ -2,10 +2,14 @@
  * aof_log.h - the append-only log: per-shard SPSC record rings drained by one
  * persistence thread into segment files (docs/AOF.md has the whole story).
  *
- * Worker side (the data path, no locks, no system calls):
+ * Worker side (the data path, no locks; a system call only to wake the
+ * persistence thread, see below):
  *   - after applying a write, aof_log_append() encodes it into the shard's
  *     ring and returns its LSN; AOF_APPEND_BUSY means the ring is full: stall
- *     the client and retry later (the persistence thread is behind);
+ *     the client and retry later (the persistence thread is behind).  If the
+ *     thread announced that it sleeps (the rings were empty), the append
+ *     that sees the announcement writes its eventfd: one write(2) per sleep,
+ *     not per record;
  *   - with appendfsync always, hold the reply until
  *     aof_log_durable_lsn(shard) >= that LSN (an acquire load; the persistence
  *     thread publishes it with a release store after each fsync, so one fsync
@@ -18,7 +22,8 @@
  * hand-over provides the memory barrier, so the ring stays single-producer.
  *
  * Persistence thread: drains all rings into one aligned staging buffer and
- * writes it with io_uring at the end of the current segment (preallocated,
+ * writes it (pwritev2 or io_uring, sync_method) at the end of the current
+ * segment (preallocated,
  * rotated at segment_bytes, listed in the MANIFEST which is replaced
  * atomically).  Records never span segments.
  */
@@ -40,16 +45,22 @@
 #define AOF_SYNC_DEPTH_DEFAULT 4u
 #define AOF_SYNC_DEPTH_MAX 8u
 #define AOF_SYNC_PIPELINE_MIN_US 1000u
+#define AOF_IDLE_WAIT_DEFAULT_US 100000u
 
 enum aof_fsync_policy { AOF_FSYNC_ALWAYS = 0, AOF_FSYNC_EVERYSEC, AOF_FSYNC_NO };
 
-/* How an fsync is done.  AOF_SYNC_DSYNC_WRITE only changes `always` (the
+/* How an fsync is done.  The DSYNC methods only change `always` (the
  * write itself carries RWF_DSYNC); everysec and rotation still need a
- * standalone fdatasync, done with IORING_OP_FSYNC then. */
+ * standalone fdatasync, done with IORING_OP_FSYNC (AOF_SYNC_DSYNC_WRITE)
+ * or fdatasync(2) (AOF_SYNC_PWRITEV2_DSYNC) then.  The commit pipeline
+ * (sync_depth) always uses io_uring for its syncs. */
 enum aof_sync_method {
     AOF_SYNC_URING_FSYNC = 0,  /* IORING_OP_FSYNC(DATASYNC), linked after the write */
     AOF_SYNC_FDATASYNC,        /* fdatasync(2) after the io_uring write completes */
-    AOF_SYNC_DSYNC_WRITE,      /* IORING_OP_WRITE with RWF_DSYNC (the default) */
+    AOF_SYNC_DSYNC_WRITE,      /* IORING_OP_WRITE with RWF_DSYNC */
+    AOF_SYNC_PWRITEV2_DSYNC,   /* pwritev2(2) with RWF_DSYNC in the log thread (the default):
+                                * io_uring punts a DSYNC write to a worker thread, one
+                                * more thread hop per commit */
 };
 
 /* What recovery learned, needed to continue an existing log
@@ -72,7 +83,16 @@ struct aof_log_config {
     bool direct_io;                   /* O_DIRECT segment writes */
     bool preallocate;                 /* fallocate each new segment to segment_bytes */
     uint32_t retry_ms;                /* error state: retry interval (0: 1000) */
-    uint32_t idle_sleep_max_us;       /* idle poll back-off ceiling (0: 1000) */
+    /* Idle, the thread blocks until an append (or close, or a rewrite
+     * finish, or a pipelined sync's completion) wakes it; this bounds one
+     * such wait, so timed duties (everysec) are never late by more
+     * (0: AOF_IDLE_WAIT_DEFAULT_US).  Also the retry nap in error state. */
+    uint32_t idle_sleep_max_us;
+    /* false: every append wakes a sleeping thread at once.  true: appends
+     * only mark work pending and the producer calls aof_log_kick after a
+     * batch (one worker loop iteration), so one commit gathers the whole
+     * batch instead of its first record. */
+    bool wake_on_kick;
     /* appendfsync always, buffered I/O, io_uring: how many fdatasyncs may be
      * in flight at once (commit pipeline: records keep being written while
      * earlier syncs run; the durable LSN only advances over the longest
@@ -93,7 +113,7 @@ struct aof_log_config {
 };
 
 /* Defaults: 1 shard, 16 MiB rings, 4 MiB staging, 64 MiB segments,
- * everysec, DSYNC_WRITE, buffered I/O, preallocation on. */
+ * everysec, PWRITEV2_DSYNC, buffered I/O, preallocation on. */
 void aof_log_config_init(struct aof_log_config *cfg, const char *dir);
 
 struct aof_log;
@@ -115,6 +135,10 @@ enum aof_append {
     AOF_APPEND_TOO_LARGE,  /* larger than aof_log_max_record(): can never be logged */
     AOF_APPEND_INVALID,    /* argc 0, shard/db out of range, argument too long */
 };
+
+/* With wake_on_kick: wake the thread if appends are pending since the last
+ * kick (any producer; a no-op otherwise). */
+void aof_log_kick(struct aof_log *l);
 
 /* Worker side; see the file comment.  On AOF_APPEND_OK *lsn (if not NULL)
  * is the record's LSN (consecutive per shard, starting after resume). */
@@ -154,6 +178,8 @@ struct aof_log_stats {
     uint64_t current_offset;    /* logical end of data in it */
     uint64_t log_bytes;         /* valid bytes of every listed segment, headers included */
     uint64_t removed_segments;  /* deleted by rewrites since open */
+    uint64_t thread_sleeps;     /* times the idle persistence thread blocked */
+    uint64_t thread_wakeups;    /* ... and an append had to wake it (eventfd) */
 };
 /*
  * Log rewrite (compaction without fork, docs/AOF.md section 15).  Each shard
@@ -230,6 +256,10 @@ enum aof_fault_op {
     AOF_FAULT_NOPS
 };
 void aof_log_inject_fault(struct aof_log *l, enum aof_fault_op op, uint32_t count, int err);
+/* Test builds only: the idle thread pauses this long between finding
+ * nothing to do and announcing that it sleeps, widening the window in
+ * which an append must still be noticed (the lost wake-up tests). */
+void aof_log_inject_idle_delay(struct aof_log *l, uint32_t us);
 #endif
 
 #endif

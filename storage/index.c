@@ -380,6 +380,26 @@ void *idx_find(const struct index *ix, uint64_t h, const uint8_t *key, size_t le
     return find_rehashing(ix, h, hash_tag(h), key, len);
 }
 
+void idx_prefetch(const struct index *ix, uint64_t h, int stage)
+{
+    /* A hint only: skipped during a rehash (the home may be in either
+     * table) and for chained buckets beyond the home. */
+    if (HP_UNLIKELY(ix->t[0].b == NULL) || ix->rehash_idx >= 0)
+        return;
+    const struct idx_bucket *b = home_of(&ix->t[0], h);
+    if (stage == 0) {
+        __builtin_prefetch(b);
+        return;
+    }
+    /* Items are not line-aligned (slab classes step by 4 bytes): their
+     * start may sit near a line's end, so the next line is asked for too. */
+    for (unsigned m = bucket_match(b, hash_tag(h)); m != 0; m &= m - 1) {
+        const char *item = b->slot[lowest(m)];
+        __builtin_prefetch(item);
+        __builtin_prefetch(item + 63);
+    }
+}
+
 /* ---- resize ------------------------------------------------------------- */
 
 /* Growing doubles (more if the count ran ahead while a resize was

@@ -96,6 +96,10 @@ static inline uint64_t idx_hash(const struct index *ix, const uint8_t *key, size
 }
 
 void *idx_find(const struct index *ix, uint64_t h, const uint8_t *key, size_t len);
+/* Cache hints for a coming idx_find(h): stage 0 prefetches the home bucket;
+ * stage 1 (later, once that line had time to arrive) reads it and
+ * prefetches the items whose tag matches.  No effect while rehashing. */
+void idx_prefetch(const struct index *ix, uint64_t h, int stage);
 /* The key of item must not be present.  0, or -1 when an overflow bucket
  * cannot be allocated (nothing changed then). */
 int idx_insert(struct index *ix, uint64_t h, void *item);

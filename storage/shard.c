@@ -612,6 +612,21 @@ struct entry *shard_find(struct shard *s, uint32_t db, struct hp_slice key, int6
     return db_lookup(s, d, key_hash(d, key), key, now_ms);
 }
 
+uint64_t shard_prefetch_bucket(struct shard *s, uint32_t db, struct hp_slice key)
+{
+    if (HP_UNLIKELY(!key_ok(key)))
+        return 0;
+    struct shard_db *d = db_of(s, db);
+    uint64_t h = key_hash(d, key);
+    idx_prefetch(&d->ix, h, 0);
+    return h;
+}
+
+void shard_prefetch_entry(struct shard *s, uint32_t db, uint64_t h)
+{
+    idx_prefetch(&db_of(s, db)->ix, h, 1);
+}
+
 /* The live entry for key and where it lives (db, hash), for the calls that
  * go on to change it; NULL (with *d, *h still set) when absent. */
 static struct entry *db_find_hashed(struct shard *s, uint32_t db, struct hp_slice key,

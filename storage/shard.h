@@ -55,6 +55,11 @@ void shard_destroy(struct shard *s);
 uint32_t shard_id(const struct shard *s);
 
 /* --- keys ---------------------------------------------------------------- */
+/* Batched lookups (a burst of requests): hint the key's index line now
+ * (stage 0, returns the hash to pass back), its entry later (stage 1), so
+ * the misses of a burst overlap instead of queueing one by one. */
+uint64_t shard_prefetch_bucket(struct shard *s, uint32_t db, struct hp_slice key);
+void shard_prefetch_entry(struct shard *s, uint32_t db, uint64_t h);
 /* The live entry for key, or NULL.  Deletes it first if expired. */
 struct entry *shard_find(struct shard *s, uint32_t db, struct hp_slice key,
                          int64_t now_ms);

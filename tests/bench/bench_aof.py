@@ -4,7 +4,10 @@
 1. Durable SET throughput and latency with appendfsync always, both servers
    with the append-only log on (redis-server --appendonly yes --appendfsync
    always), redis-benchmark -t set with C clients, pipeline 1 and 16.
-   Repetitions alternate the order of the servers; medians are reported.
+   Repetitions rotate the order of the servers; medians are reported, with
+   each server's CPU time (all threads, io_uring workers included) per 1000
+   SETs and context switches per SET.  --baseline BUILD adds an older
+   hotpathd as a third server, for before/after comparisons on a noisy box.
 2. Recovery: each server is loaded with K keys of D bytes (appendfsync
    everysec, pipelined), stopped, restarted; we time from spawn until the
    server answers DBSIZE with the full count (seconds to serve), and divide
@@ -40,6 +43,8 @@ def parse_args():
     p.add_argument("--recovery-keys", type=int, default=1000000, help="0: skip recovery")
     p.add_argument("--recovery-datasize", type=int, default=100)
     p.add_argument("--dir", default=None, help="where the logs go (default: a temp dir in /tmp)")
+    p.add_argument("--baseline", default=None,
+                   help="a second build dir: its hotpathd runs side by side as 'baseline'")
     return p.parse_args()
 
 
@@ -70,6 +75,8 @@ class Srv:
     def __init__(self, kind, build, workers, d, fsync):
         self.kind, self.d = kind, d
         self.port = free_port()
+        if kind == "baseline":
+            kind = "hotpathd"
         if kind == "redis":
             self.argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
                          "--save", "", "--appendonly", "yes", "--appendfsync", fsync,
@@ -121,6 +128,34 @@ def bench(port, clients, n, datasize, pipeline):
     return float(get["rps"]), float(get["avg_latency_ms"]), float(get["p99_latency_ms"])
 
 
+def proc_cpu_ms(pid):
+    """User + system CPU of a process, all its threads (io_uring workers too)."""
+    f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) * 1000.0 / os.sysconf("SC_CLK_TCK")
+
+
+def proc_ctx_switches(pid):
+    """Voluntary + involuntary context switches of the live threads."""
+    n = 0
+    for t in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/status" % (pid, t)) as f:
+                n += sum(int(x.split()[1]) for x in f if "ctxt_switches" in x)
+        except OSError:
+            pass  # the thread exited meanwhile
+    return n
+
+
+def bench_measured(srv, a, p):
+    """bench() plus the server's CPU ms per 1000 requests and context
+    switches per request during the run."""
+    pid = srv.proc.pid
+    c0, x0 = proc_cpu_ms(pid), proc_ctx_switches(pid)
+    r = bench(srv.port, a.clients, a.requests, a.datasize, p)
+    c1, x1 = proc_cpu_ms(pid), proc_ctx_switches(pid)
+    return r + ((c1 - c0) * 1000.0 / a.requests, (x1 - x0) / a.requests)
+
+
 def dir_bytes(d):
     total = 0
     for root, _, files in os.walk(d):
@@ -136,29 +171,35 @@ def main():
     base = tempfile.mkdtemp(prefix="hp-bench-aof-", dir=a.dir)
     print("# bench_aof: %d clients, %d requests, %d-byte values, hotpathd workers %d, "
           "%d reps; logs under %s" % (a.clients, a.requests, a.datasize, a.workers, a.reps, base))
+    print("# load average at start: %.2f %.2f %.2f" % os.getloadavg())
     try:
-        dirs = {k: os.path.join(base, k) for k in ("redis", "hotpathd")}
+        kinds = ["hotpathd", "redis"] + (["baseline"] if a.baseline else [])
+        dirs = {k: os.path.join(base, k) for k in kinds}
         for d in dirs.values():
             os.makedirs(d)
-        srv = {k: Srv(k, a.build, a.workers, dirs[k], "always") for k in dirs}
+        srv = {k: Srv(k, a.baseline if k == "baseline" else a.build, a.workers, dirs[k],
+                      "always") for k in kinds}
         for s in srv.values():
             s.start()
         print("\n## durable SET, appendfsync always\n")
-        print("| pipeline | server | SET/s | avg ms | p99 ms |")
-        print("|---:|---|---:|---:|---:|")
+        print("| pipeline | server | SET/s | avg ms | p99 ms | CPU ms / 1k SET | ctx sw / SET |")
+        print("|---:|---|---:|---:|---:|---:|---:|")
         for p in [int(x) for x in a.pipelines.split(",")]:
             res = {k: [] for k in srv}
             for r in range(a.reps):
-                order = ["hotpathd", "redis"] if r % 2 == 0 else ["redis", "hotpathd"]
+                # rotate the order so no server always runs first or last
+                order = kinds[r % len(kinds):] + kinds[:r % len(kinds)]
                 for k in order:
-                    res[k].append(bench(srv[k].port, a.clients, a.requests, a.datasize, p))
-            med = {k: tuple(statistics.median(x[i] for x in res[k]) for i in range(3))
+                    res[k].append(bench_measured(srv[k], a, p))
+            med = {k: tuple(statistics.median(x[i] for x in res[k]) for i in range(5))
                    for k in res}
-            for k in ("hotpathd", "redis"):
-                print("| %d | %s | %.0f | %.3f | %.3f |" % ((p, k) + med[k]))
-            print("| %d | ratio | %.2fx | | p99 %.2fx |" % (
-                p, med["hotpathd"][0] / med["redis"][0],
-                med["hotpathd"][2] / med["redis"][2] if med["redis"][2] else 0))
+            for k in kinds:
+                print("| %d | %s | %.0f | %.3f | %.3f | %.1f | %.2f |" % ((p, k) + med[k]))
+            for k in [x for x in kinds if x != "redis"]:
+                print("| %d | ratio %s/redis | %.2fx | | p99 %.2fx |" % (
+                    p, k, med[k][0] / med["redis"][0],
+                    med[k][2] / med["redis"][2] if med["redis"][2] else 0))
+        print("\n# load average at end: %.2f %.2f %.2f" % os.getloadavg())
         for s in srv.values():
             s.stop()
 

@@ -229,3 +229,77 @@ def write_json(args, obj):
     if args.json:
         with open(args.json, "w") as f:
             json.dump(obj, f, indent=1)
+
+
+# ---- DPDK memif pairs (added for bench_pktgen_latency.py --transport memif) ----
+
+def memif_eal(sock, role, prefix, lcores=None):
+    """EAL words for one end of a memif link: no hugepages, no PCI, its own
+    --file-prefix; lcores ("-l" list) only where the caller wants them."""
+    return (("-l %s " % lcores) if lcores else "") + (
+        "--no-huge --no-pci -m 256 --file-prefix %s --vdev net_memif0,role=%s,socket=%s"
+        % (prefix, role, sock))
+
+
+def log_says(proc, text):
+    """Ready check for servers without a TCP port: `text` is in the log.
+    (memif sockets are abstract by default: no file to wait for.)"""
+    def ready():
+        with open(proc.log.name, errors="replace") as f:
+            return text in f.read()
+    return ready
+
+
+def hotpathd_memif(args, sock, prefix, extra=(), workers=None, poll="busy"):
+    """hotpathd serving UDP (docs/PROTOCOL.md) on the server end of a memif
+    link at 10.0.0.1, UDP base port 9000; pinned to args.server_cpus."""
+    return hotpathd(args, port=free_port(), extra=[
+        "--workers", str(workers or args.workers),
+        "--eal-args", "--no-shconf " + memif_eal(sock, "server", prefix),
+        "--udp-ports", "all", "--udp-addr", "10.0.0.1/24", "--poll-mode", poll] + list(extra))
+
+
+def testpmd_reflector(args, sock, prefix, testpmd="dpdk-testpmd"):
+    """dpdk-testpmd returning every frame (macswap) on the server end of a
+    memif link: its main lcore (which only waits on stdin) on the client
+    CPU, its one forwarding lcore on the server CPU."""
+    cpus = "%s,%s" % (args.client_cpus, args.server_cpus)
+    argv = pin(args, cpus) + [testpmd, "-l", cpus] + memif_eal(sock, "server", prefix).split() + [
+        "--", "--forward-mode=macswap", "--nb-cores=1", "--total-num-mbufs=16384"]
+    srv = Proc("testpmd", argv)
+    # its stdout is block-buffered into the log: the first words that
+    # show up come a little before the port listens (pktgen retries)
+    srv.ready = log_says(srv, "packet forwarding")
+    srv.start()
+    time.sleep(0.5)
+    return srv
+
+
+def load_average():
+    """The 1-minute load average, to print next to every figure."""
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return float("nan")
+
+
+def poller_preemptions(pid):
+    """Involuntary context switches so far of a DPDK process' forwarding
+    threads (EAL worker lcores, named rte-worker-N or lcore-worker-N; the
+    main lcore too when it is the only one): a busy poller that was
+    preempted could not serve while another task had its CPU."""
+    total, main = 0, 0
+    try:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            base = "/proc/%d/task/%s/" % (pid, tid)
+            with open(base + "comm") as f:
+                comm = f.read().strip()
+            with open(base + "status") as f:
+                n = [int(l.split()[1]) for l in f if l.startswith("nonvoluntary_ctxt_switches")]
+            if "worker" in comm:
+                total += n[0] if n else 0
+            elif tid == str(pid):
+                main = n[0] if n else 0
+    except OSError:
+        return 0
+    return total if total else main

@@ -79,6 +79,7 @@ def main():
     if not os.path.exists(args.testpmd) and not shutil.which(args.testpmd):
         sys.exit("dpdk-testpmd not found (Debian: apt-get install dpdk-dev)")
     res = {"reflector": [], "hotpathd": []}
+    load_before = os.getloadavg()
     for rep in range(args.reps):
         for side in (("reflector", "hotpathd") if rep % 2 == 0 else ("hotpathd", "reflector")):
             r = run_side(args, side, rep)
@@ -99,10 +100,16 @@ def main():
           "%.1f s per run, %d reps, medians.\n" % (L.machine(), args.flows, args.window,
                                                   args.cmds, args.keys, args.duration,
                                                   args.reps))
+    # Two cores shared with anything else running: the load average says how
+    # much the figures can be trusted (the ratio, measured side by side, more).
+    load_after = os.getloadavg()
+    print("Load average (1/5/15 min) before: %.2f %.2f %.2f, after: %.2f %.2f %.2f.\n"
+          % (load_before + load_after))
     print(L.table(["peer", "requests/s", "p50 us", "p99 us", "lost"], rows))
     print("\nhotpathd / reflector: %.2f (target >= 0.60: %s)"
           % (ratio, "MET" if ratio >= 0.6 else "NOT MET"))
-    L.write_json(args, {"results": res, "ratio": ratio})
+    L.write_json(args, {"results": res, "ratio": ratio, "loadavg_before": load_before,
+                        "loadavg_after": load_after})
 
 
 if __name__ == "__main__":

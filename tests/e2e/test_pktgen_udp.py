@@ -5,8 +5,10 @@
   port: hotpathd owns one end (net_tap), the kernel the other, so pktgen's
   ordinary UDP sockets talk to the kernel-bypass dataplane (needs root and
   /dev/net/tun);
-* DPDK mode over a memif link, against hotpathd (correctness mode) and
-  against dpdk-testpmd in macswap mode (the reflector; Debian's dpdk-dev).
+* DPDK mode over a memif link, against hotpathd (correctness mode; one
+  lcore, and two lcores over a 2-queue memif to a 2-worker hotpathd, steered
+  and spread; retransmission under injected loss) and against
+  dpdk-testpmd in macswap mode (the reflector; Debian's dpdk-dev).
 
 Tests whose prerequisites are missing are skipped (not counted)."""
 import os
@@ -140,6 +142,91 @@ def test_dpdk_memif_hotpathd(_):
         eq(rep["mode"], "dpdk")
         eq(rep["errors"], {"server": 0, "mismatches": 0, "lost": 0, "protocol": 0})
         check(rep["answered"] > 100 and rep["verified"] >= 1000, "too little done:\n" + out)
+    finally:
+        srv.stop()
+        if os.path.exists(sock):
+            os.unlink(sock)
+
+
+def udp_info_sum(srv, field):
+    """A UDP dataplane counter of INFO, summed over ports and queues."""
+    with srv.conn() as c:
+        raw = c.call("INFO", "dataplane").decode(errors="replace")
+    return sum(int(part.split("=", 1)[1]) for line in raw.split("\r\n") if "queue" in line
+               for part in line.split(":", 1)[-1].split(",") if part.startswith(field + "="))
+
+
+@needs(IS_ROOT, "needs root")
+def test_dpdk_memif_two_lcores(_):
+    # Two pktgen lcores against two hotpathd workers over a 2-queue memif:
+    # steered (lcore q -> queue q -> worker q, the owner: no hand-over) and
+    # spread over both queues (most requests handed over between workers),
+    # each with --check (lcore q makes shard q's requests: disjoint models).
+    tag = "%d" % os.getpid()
+    sock = "/tmp/hp-pg-memif2-%s.sock" % tag
+    srv = Server(workers=2, extra_args=[
+        "--eal-args", "--no-shconf " + memif_eal(sock, "server", "hp-pgs2-" + tag),
+        "--udp-ports", "all", "--udp-addr", "10.0.0.1/24"])
+    srv.start()
+    try:
+        for n, steer in enumerate((["--steer"], [])):
+            with srv.conn() as c:
+                eq(c.call("FLUSHALL"), b"OK")     # several shards: not over UDP
+            before = udp_info_sum(srv, "handed_over")
+            rc, out, rep = pktgen(9000, "--mode", "dpdk", "--eal",
+                                  memif_eal(sock, "client", "hp-pgc2-%s-%d" % (tag, n), "0,1"),
+                                  "--check", "--no-flush", "--load", "--keys", "1000",
+                                  "--shards", "2", *steer,
+                                  "--mix", "get=50,set=30,incr=10,mget=10", "--mget-batch", "4",
+                                  "--cmds", "4", "--flows", "4", "--window", "8",
+                                  "--duration", "1.5", "--warmup", "0.3", timeout=90)
+            handed = udp_info_sum(srv, "handed_over") - before
+            what = "steered" if steer else "spread"
+            check(rc == 0, "%s: rc %d:\n%s" % (what, rc, out))
+            eq(rep["errors"], {"server": 0, "mismatches": 0, "lost": 0, "protocol": 0})
+            check(rep["answered"] > 100 and rep["verified"] >= 1000 and rep["checked"] > 100,
+                  "%s: too little done:\n%s" % (what, out))
+            if steer:
+                eq(handed, 0, "steered requests were handed over")
+            else:
+                check(handed > rep["answered"] // 4,
+                      "spread: only %d of %d handed over" % (handed, rep["answered"]))
+        # without --shards, two lcores cannot split the keys: a clear refusal
+        rc, out, rep = pktgen(9000, "--mode", "dpdk", "--eal",
+                              memif_eal(sock, "client", "hp-pgc2-%s-x" % tag, "0,1"),
+                              "--duration", "0.2", "--warmup", "0", timeout=60)
+        eq(rc, 1, "two lcores without --shards should fail:\n" + out)
+        check("--shards equal to the lcores" in out, "no clear message:\n" + out)
+    finally:
+        srv.stop()
+        if os.path.exists(sock):
+            os.unlink(sock)
+
+
+@needs(IS_ROOT, "needs root")
+def test_dpdk_memif_retransmit(_):
+    # pktgen drops 5 % of its first transmissions and of the replies: every
+    # such request must be retransmitted with its id, and a retried SET or
+    # INCR that already ran must be answered from the server's kept
+    # replies, not run twice (the model would see a counter off by one).
+    tag = "%d" % os.getpid()
+    sock = "/tmp/hp-pg-memifr-%s.sock" % tag
+    srv = Server(workers=1, extra_args=[
+        "--eal-args", "--no-shconf " + memif_eal(sock, "server", "hp-pgsr-" + tag),
+        "--udp-ports", "all", "--udp-addr", "10.0.0.1/24"])
+    srv.start()
+    try:
+        rc, out, rep = pktgen(9000, "--mode", "dpdk", "--eal",
+                              memif_eal(sock, "client", "hp-pgcr-" + tag, "0"),
+                              "--check", "--load", "--keys", "500", "--inject-loss", "5",
+                              "--retry-ms", "20", "--mix", "get=40,set=30,incr=20,mget=10",
+                              "--mget-batch", "4", "--cmds", "4", "--flows", "4", "--window", "8",
+                              "--duration", "1.5", "--warmup", "0.3", timeout=90)
+        check(rc == 0, "rc %d:\n%s" % (rc, out))
+        eq(rep["errors"], {"server": 0, "mismatches": 0, "lost": 0, "protocol": 0})
+        check(rep["retries"] > 20 and rep["answered"] > 100 and rep["verified"] >= 500,
+              "too little done or retried:\n" + out)
+        check(udp_info_sum(srv, "dup_replays") > 0, "no retransmission answered from kept replies")
     finally:
         srv.stop()
         if os.path.exists(sock):

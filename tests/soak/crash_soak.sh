@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# crash_soak.sh BUILD_DIR [CYCLES] [ROUNDS] - the kill -9 crash test of
-# tests/e2e/test_crash.py, many more cycles than CI runs (default 500 cycles
-# per round, 4 rounds, a new random seed per round).  Not part of the test
+# crash_soak.sh BUILD_DIR [CYCLES] [ROUNDS] - the kill -9 crash tests of
+# tests/e2e/test_crash.py (TCP writers) and tests/e2e/test_udp_durable.py
+# (UDP writers over af_packet; needs root, else it reports 0 tests), many
+# more cycles than CI runs (default 500 TCP and 500/4 UDP cycles per round,
+# 4 rounds, a new random seed per round).  Not part of the test
 # suite: it takes a long time.  Prints each round's seed so a failure can be
 # repeated with HP_CRASH_SEED=<seed> HP_CRASH_CYCLES=<n>.
 set -uo pipefail
@@ -16,6 +18,8 @@ for r in $(seq 1 "$rounds"); do
     echo "== round $r/$rounds: $cycles cycles, seed $seed"
     HP_CRASH_SEED=$seed HP_CRASH_CYCLES=$cycles \
         /usr/bin/python3 "$here/../e2e/test_crash.py" | grep -v 'log kept' || failed=$((failed + 1))
+    HP_CRASH_SEED=$seed HP_UDP_CRASH_CYCLES=$(( (cycles + 3) / 4 )) \
+        /usr/bin/python3 "$here/../e2e/test_udp_durable.py" | grep -v 'log kept' || failed=$((failed + 1))
 done
 echo "crash soak: $rounds rounds, $failed failed"
 [ "$failed" -eq 0 ]

@@ -621,6 +621,89 @@ static void test_cookies(void)
     CU_ASSERT_FALSE(hpproto_amp_allows(false, 62, 1, 0));
 }
 
+/* The memo must give exactly the full check's verdict, whatever the mix
+ * of repeats, forgeries, colliding sessions and key changes. */
+static void test_cookie_memo_matches_check(void)
+{
+    static const uint8_t k1[16] = {1}, k2[16] = {2}, k3[16] = {3};
+    static struct hpproto_cookie_keys keys;   /* static: several KB */
+    hpproto_cookie_init(&keys, k1);
+    uint32_t ip = 0x0a000002;
+    uint64_t c = hpproto_cookie_make(&keys, ip, 40000, SESSION);
+    CU_ASSERT_EQUAL(hpproto_cookie_check_memo(&keys, c, ip, 40000, SESSION), HPPROTO_COOKIE_VALID);
+    CU_ASSERT_EQUAL(hpproto_cookie_check_memo(&keys, c, ip, 40000, SESSION), HPPROTO_COOKIE_VALID);
+    /* Remembered session, anything else changed: the full check decides. */
+    CU_ASSERT_EQUAL(hpproto_cookie_check_memo(&keys, c ^ 1, ip, 40000, SESSION), HPPROTO_COOKIE_INVALID);
+    CU_ASSERT_EQUAL(hpproto_cookie_check_memo(&keys, c, ip + 1, 40000, SESSION), HPPROTO_COOKIE_INVALID);
+    CU_ASSERT_EQUAL(hpproto_cookie_check_memo(&keys, c, ip, 40001, SESSION), HPPROTO_COOKIE_INVALID);
+    CU_ASSERT_EQUAL(hpproto_cookie_check_memo(&keys, c, ip, 40000, SESSION + 1), HPPROTO_COOKIE_INVALID);
+    CU_ASSERT_EQUAL(hpproto_cookie_check_memo(&keys, 0, ip, 40000, SESSION), HPPROTO_COOKIE_INVALID);
+    /* ... and a failed check did not evict the good entry's verdict. */
+    CU_ASSERT_EQUAL(hpproto_cookie_check_memo(&keys, c, ip, 40000, SESSION), HPPROTO_COOKIE_VALID);
+
+    /* Key changes forget what the old keys said. */
+    hpproto_cookie_rotate(&keys, k2);
+    uint64_t c2 = hpproto_cookie_make(&keys, ip, 40000, SESSION);
+    CU_ASSERT_EQUAL(hpproto_cookie_check_memo(&keys, c, ip, 40000, SESSION), HPPROTO_COOKIE_STALE);
+    CU_ASSERT_EQUAL(hpproto_cookie_check_memo(&keys, c2, ip, 40000, SESSION), HPPROTO_COOKIE_VALID);
+    hpproto_cookie_rotate(&keys, k3);
+    CU_ASSERT_EQUAL(hpproto_cookie_check_memo(&keys, c, ip, 40000, SESSION), HPPROTO_COOKIE_INVALID);
+    CU_ASSERT_EQUAL(hpproto_cookie_check_memo(&keys, c2, ip, 40000, SESSION), HPPROTO_COOKIE_STALE);
+
+    /* hpproto_cookie_set: the same keys as init + rotate, and the memo of
+     * the previous setting is gone (here: same epoch, other keys). */
+    static struct hpproto_cookie_keys set;
+    memset(&set, 0, sizeof(set));             /* a zeroed memo is empty */
+    hpproto_cookie_set(&set, 1, k2, k1);
+    CU_ASSERT_EQUAL(hpproto_cookie_make(&set, ip, 40000, SESSION), c2);
+    CU_ASSERT_EQUAL(hpproto_cookie_check_memo(&set, c, ip, 40000, SESSION), HPPROTO_COOKIE_STALE);
+    CU_ASSERT_EQUAL(hpproto_cookie_check_memo(&set, c2, ip, 40000, SESSION), HPPROTO_COOKIE_VALID);
+    hpproto_cookie_set(&set, 1, k3, k1);
+    CU_ASSERT_EQUAL(hpproto_cookie_check_memo(&set, c2, ip, 40000, SESSION), HPPROTO_COOKIE_INVALID);
+    CU_ASSERT_EQUAL(hpproto_cookie_check_memo(&set, c, ip, 40000, SESSION), HPPROTO_COOKIE_STALE);
+
+    /* One session remembered, then its cookie from sources that differ in
+     * one field only: thousands of them, so many share its memo slot. */
+    hpproto_cookie_init(&keys, k1);
+    CU_ASSERT_EQUAL(hpproto_cookie_check_memo(&keys, c, ip, 40000, SESSION), HPPROTO_COOKIE_VALID);
+    int wrong = 0;
+    for (uint32_t d = 1; d <= 4000; d++) {
+        wrong += hpproto_cookie_check_memo(&keys, c, ip, (uint16_t)(40000 + d), SESSION) !=
+                 HPPROTO_COOKIE_INVALID;
+        wrong += hpproto_cookie_check_memo(&keys, c, ip + d, 40000, SESSION) != HPPROTO_COOKIE_INVALID;
+        wrong += hpproto_cookie_check_memo(&keys, c, ip, 40000, SESSION + d) != HPPROTO_COOKIE_INVALID;
+        CU_ASSERT_EQUAL(hpproto_cookie_check_memo(&keys, c, ip, 40000, SESSION), HPPROTO_COOKIE_VALID);
+    }
+    CU_ASSERT_EQUAL(wrong, 0);
+
+    /* Random traffic over more sessions than memo entries: repeats,
+     * forgeries, another session's cookie, rotations. */
+    hpproto_cookie_init(&keys, k1);
+    uint32_t seed = 4242;
+    int hits_checked = 0;
+    for (int i = 0; i < 20000; i++) {
+        seed = seed * 1103515245u + 12345u;
+        uint32_t tip = 0x0a000000u | ((seed >> 8) % 37);
+        uint16_t tport = (uint16_t)(40000 + (seed >> 16) % 29);
+        uint64_t tsid = (seed >> 4) % 11;
+        uint64_t good = hpproto_cookie_make(&keys, tip, tport, tsid);
+        uint64_t ck;
+        switch ((seed >> 24) % 4) {
+        case 0: ck = good ^ ((uint64_t)1 << ((seed >> 2) % 64)); break;
+        case 1: ck = hpproto_cookie_make(&keys, tip, tport, tsid + 1); break;
+        default: ck = good; hits_checked++; break;
+        }
+        enum hpproto_cookie_verdict want = hpproto_cookie_check(&keys, ck, tip, tport, tsid);
+        enum hpproto_cookie_verdict got = hpproto_cookie_check_memo(&keys, ck, tip, tport, tsid);
+        CU_ASSERT_EQUAL(got, want);
+        if (got != want)
+            break;
+        if (i % 3001 == 3000)
+            hpproto_cookie_rotate(&keys, (i & 1) ? k2 : k3);
+    }
+    CU_ASSERT(hits_checked > 5000);
+}
+
 static CU_TestInfo tests_header[] = {
     {"wire layout and the PING example", test_encode_layout},
     {"random round trips", test_round_trips},
@@ -641,6 +724,7 @@ static CU_TestInfo tests_server[] = {
     {"request-id window", test_window},
     {"SipHash-2-4 vectors", test_siphash_vectors},
     {"cookies and amplification", test_cookies},
+    {"cookie memo gives the full check's verdict", test_cookie_memo_matches_check},
     CU_TEST_INFO_NULL,
 };
 

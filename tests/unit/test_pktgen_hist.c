@@ -2,6 +2,7 @@
  * relative error bound, percentiles against exact order statistics, merge. */
 #include "cu_main.h"
 
+#include "../../pktgen/engine.h"
 #include "../../pktgen/hist.h"
 #include "../../pktgen/workload.h"
 
@@ -165,6 +166,36 @@ static void test_merge(void)
     CU_ASSERT_EQUAL(ha.count, hc.count);
 }
 
+/* Generator stalls (engine.h, pg_loop_pass): only poll passes longer than
+ * PG_STALL_NS that reach into the measured interval of RUN count. */
+static void test_generator_stalls(void)
+{
+    struct pg_opts o;
+    pg_opts_defaults(&o);
+    o.flows = 1;
+    o.window = 1;
+    o.warmup_s = 1;
+    o.duration_s = 2;
+    struct pg_engine e;
+    char err[256];
+    CU_ASSERT_EQUAL_FATAL(pg_engine_init(&e, &o, err, sizeof(err)), 0);
+    const uint64_t s = 1000000000ull;
+    CU_ASSERT_TRUE(pg_phase_begin(&e, PG_PHASE_LOAD, 0) == false);  /* no --load */
+    pg_loop_pass(&e, 0, 5 * s);                    /* not RUN: ignored */
+    CU_ASSERT_EQUAL(e.stalls.count, 0);
+    CU_ASSERT_TRUE(pg_phase_begin(&e, PG_PHASE_RUN, 10 * s));
+    pg_loop_pass(&e, 10 * s, 10 * s + 900000000ull);   /* warm-up only: ignored */
+    pg_loop_pass(&e, 11 * s, 11 * s + PG_STALL_NS);    /* not longer than the bound */
+    CU_ASSERT_EQUAL(e.stalls.count, 0);
+    pg_loop_pass(&e, 11 * s, 11 * s + PG_STALL_NS + 1);
+    pg_loop_pass(&e, 11 * s - 1000, 11 * s + 3000000); /* starts in warm-up, ends measured */
+    pg_loop_pass(&e, 13 * s, 13 * s + 100000);         /* after the interval: ignored */
+    CU_ASSERT_EQUAL(e.stalls.count, 2);
+    CU_ASSERT_EQUAL(e.stalls.max_ns, 3001000);
+    CU_ASSERT_EQUAL(e.stalls.total_ns, PG_STALL_NS + 1 + 3001000);
+    pg_engine_free(&e);
+}
+
 static CU_TestInfo hist_tests[] = {
     {"bucket geometry", test_bucket_geometry},
     {"relative error bound", test_relative_error_bound},
@@ -172,6 +203,7 @@ static CU_TestInfo hist_tests[] = {
     {"small values exact", test_small_exact_values},
     {"empty and extremes", test_empty_and_extremes},
     {"merge", test_merge},
+    {"generator stalls", test_generator_stalls},
     CU_TEST_INFO_NULL,
 };
 

@@ -132,6 +132,16 @@ static size_t u64_digits(uint64_t v)
     return n;
 }
 
+size_t u64_dec_len(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 10) {
+        v /= 10;
+        n++;
+    }
+    return n;
+}
+
 size_t i64_to_str(char *buf, int64_t v)
 {
     uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;

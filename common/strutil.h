@@ -15,6 +15,8 @@ int str_to_i64(const uint8_t *p, size_t len, int64_t *out);
 int str_to_long_double(const uint8_t *p, size_t len, long double *out);
 /* Redis string2d (for EXPIRE-like double args is not needed; kept for ZSET later). */
 int str_to_double(const uint8_t *p, size_t len, double *out);
+/* Digits in the decimal form of v (1 for 0): sizes RESP length lines. */
+size_t u64_dec_len(uint64_t v);
 /* Writes the decimal form of v into buf (>= 21 bytes); returns its length. */
 size_t i64_to_str(char *buf, int64_t v);
 /* Redis stringmatchlen: glob with * ? [abc] [^a] [a-z] and \ escapes. */

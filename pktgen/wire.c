@@ -3,19 +3,11 @@
 
 #include <string.h>
 
-static size_t dec_len(uint64_t v)
-{
-    size_t n = 1;
-    while (v >= 10) {
-        v /= 10;
-        n++;
-    }
-    return n;
-}
+#include "strutil.h"
 
 static uint8_t *put_dec(uint8_t *p, uint64_t v)
 {
-    size_t n = dec_len(v);
+    size_t n = u64_dec_len(v);
     for (size_t i = n; i > 0; i--) {
         p[i - 1] = (uint8_t)('0' + v % 10);
         v /= 10;
@@ -25,9 +17,9 @@ static uint8_t *put_dec(uint8_t *p, uint64_t v)
 
 size_t pgw_command_len(int argc, const size_t *argvlen)
 {
-    size_t n = 1 + dec_len((uint64_t)argc) + 2;
+    size_t n = 1 + u64_dec_len((uint64_t)argc) + 2;
     for (int i = 0; i < argc; i++)
-        n += 1 + dec_len(argvlen[i]) + 2 + argvlen[i] + 2;
+        n += 1 + u64_dec_len(argvlen[i]) + 2 + argvlen[i] + 2;
     return n;
 }
 

@@ -3,6 +3,7 @@
  */
 #include "hpclient.h"
 #include "clock.h"
+#include "strutil.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -422,16 +423,6 @@ void hpc_close(struct hpc_client *c)
 
 /* ---- staging and sending --------------------------------------------------- */
 
-static size_t dec_len(uint64_t v)
-{
-    size_t n = 1;
-    while (v >= 10) {
-        v /= 10;
-        n++;
-    }
-    return n;
-}
-
 static size_t put_header_line(uint8_t *p, char type, uint64_t v)
 {
     int n = sprintf((char *)p, "%c%llu\r\n", type, (unsigned long long)v);
@@ -444,12 +435,12 @@ enum hpc_err hpc_append(struct hpc_client *c, int argc, const char *const *argv,
 {
     if (argc < 1 || !argv)
         return HPC_E_ARG;
-    size_t need = 3 + dec_len((uint64_t)argc);
+    size_t need = 3 + u64_dec_len((uint64_t)argc);
     for (int i = 0; i < argc; i++) {
         if (!argv[i])
             return HPC_E_ARG;
         size_t n = argvlen ? argvlen[i] : strlen(argv[i]);
-        need += 5 + dec_len(n) + n;
+        need += 5 + u64_dec_len(n) + n;
         if (need > c->cfg.max_datagram)
             break;                          /* cannot fit; stop before overflow */
     }

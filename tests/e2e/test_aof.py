@@ -47,11 +47,7 @@ def kill9(srv):
     srv.proc.kill()
     srv.proc.wait(10)
     srv.stop()
-    for p in srv.old_logs + [srv.log_path]:
-        try:
-            os.unlink(p)
-        except OSError:
-            pass
+    srv.discard_logs()
 
 
 def manifest(d):

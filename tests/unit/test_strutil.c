@@ -107,6 +107,20 @@ static void test_i64_to_str(void)
     }
 }
 
+/* Digit counts at every power-of-ten edge, up to UINT64_MAX's 20 digits. */
+static void test_u64_dec_len(void)
+{
+    char ref[32];
+    CU_ASSERT_EQUAL(u64_dec_len(0), 1);
+    CU_ASSERT_EQUAL(u64_dec_len(UINT64_MAX), 20);
+    for (uint64_t p = 1; p != 0; p = p <= UINT64_MAX / 10 ? p * 10 : 0) {
+        for (uint64_t v = p - 1; v <= p + 1; v++) {
+            snprintf(ref, sizeof(ref), "%llu", (unsigned long long)v);
+            CU_ASSERT_EQUAL(u64_dec_len(v), strlen(ref));
+        }
+    }
+}
+
 static int ld_of(const char *s, long double *out)
 {
     return str_to_long_double((const uint8_t *)s, strlen(s), out);
@@ -321,6 +335,7 @@ static CU_TestInfo strutil_tests[] = {
     {"str_to_i64 accepts Redis integers", test_i64_valid},
     {"str_to_i64 rejects what string2ll rejects", test_i64_invalid},
     {"i64_to_str matches printf incl. INT64_MIN", test_i64_to_str},
+    {"u64_dec_len matches printf at every digit edge", test_u64_dec_len},
     {"str_to_long_double (string2ld rules)", test_long_double},
     {"str_to_double (string2d rules)", test_double},
     {"glob_match cases incl. nocase, classes, escapes", test_glob_cases},

@@ -22,10 +22,10 @@
 #include "../common/clock.h"
 #include "../common/log.h"
 #include "../storage/shard.h"
-#include "config.h"
-#include "runtime.h"
-#include "persist.h"
-#include "udp.h"
+#include "config/config.h"
+#include "core/runtime.h"
+#include "persist/persist.h"
+#include "udp/udp.h"
 
 #define EAL_ARGV_MAX 64
 #define STARTUP_TIMEOUT_MS 20000

@@ -29,7 +29,7 @@
 #ifndef HP_HPPROTO_H
 #define HP_HPPROTO_H
 
-#include "hp_common.h"
+#include "../common/hp_common.h"
 
 #define HPPROTO_MAGIC 0x4850u
 #define HPPROTO_VERSION 1

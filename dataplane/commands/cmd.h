@@ -14,8 +14,8 @@
 #ifndef HP_CMD_H
 #define HP_CMD_H
 
-#include "../common/hp_common.h"
-#include "../common/rbuf.h"
+#include "../../common/hp_common.h"
+#include "../../common/rbuf.h"
 #include "exec.h"
 
 struct conn;

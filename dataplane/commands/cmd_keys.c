@@ -14,8 +14,8 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "../common/resp.h"
-#include "../common/strutil.h"
+#include "../../common/resp.h"
+#include "../../common/strutil.h"
 
 static const char err_not_int[] = "ERR value is not an integer or out of range";
 static const char err_syntax[] = "ERR syntax error";

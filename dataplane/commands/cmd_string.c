@@ -17,8 +17,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "../common/resp.h"
-#include "../common/strutil.h"
+#include "../../common/resp.h"
+#include "../../common/strutil.h"
 
 static const char err_wrongtype[] =
     "WRONGTYPE Operation against a key holding the wrong kind of value";

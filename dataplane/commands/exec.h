@@ -17,10 +17,10 @@
 #ifndef HP_EXEC_H
 #define HP_EXEC_H
 
-#include "../common/hp_common.h"
-#include "../common/rbuf.h"
-#include "../storage/shard.h"
-#include "../storage/slot.h"
+#include "../../common/hp_common.h"
+#include "../../common/rbuf.h"
+#include "../../storage/shard.h"
+#include "../../storage/slot.h"
 
 struct exec_ctx {
     struct shard *const *shards;   /* every shard, by id; read-only table */

@@ -20,8 +20,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../common/log.h"
-#include "../common/strutil.h"
+#include "../../common/log.h"
+#include "../../common/strutil.h"
 
 enum config_type {
     CONFIG_T_INT,    /* decimal integer, Redis string2ll rules */

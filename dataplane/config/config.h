@@ -12,7 +12,7 @@
 #ifndef HP_CONFIG_H
 #define HP_CONFIG_H
 
-#include "../common/hp_common.h"
+#include "../../common/hp_common.h"
 
 enum poll_mode { POLL_ADAPTIVE = 0, POLL_BUSY = 1 };
 enum io_backend { IO_BACKEND_AUTO = 0, IO_BACKEND_IO_URING = 1, IO_BACKEND_EPOLL = 2 };

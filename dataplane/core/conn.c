@@ -26,9 +26,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../common/clock.h"
-#include "../common/log.h"
-#include "../storage/shard.h"
+#include "../../common/clock.h"
+#include "../../common/log.h"
+#include "../../storage/shard.h"
 
 /* ---- small helpers ----------------------------------------------------------- */
 

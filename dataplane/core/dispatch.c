@@ -10,13 +10,13 @@
  * then re-parses the same request later.  Nothing here blocks.
  */
 #include "runtime.h"
-#include "persist.h"
+#include "../persist/persist.h"
 
 #include <errno.h>
 #include <string.h>
 
-#include "../common/resp.h"
-#include "../common/strutil.h"
+#include "../../common/resp.h"
+#include "../../common/strutil.h"
 
 void exec_ctx_init(struct exec_ctx *x, struct worker *w, uint32_t home, uint64_t held_mask,
                    uint32_t db, uint8_t proto, int argc, const struct hp_slice *argv,

@@ -25,12 +25,12 @@
 
 #include <rte_ring.h>
 
-#include "../common/hp_common.h"
-#include "../common/rbuf.h"
-#include "cmd.h"
-#include "config.h"
-#include "conn.h"
-#include "net.h"
+#include "../../common/hp_common.h"
+#include "../../common/rbuf.h"
+#include "../commands/cmd.h"
+#include "../config/config.h"
+#include "../net/conn.h"
+#include "../net/net.h"
 #include "worker.h"
 
 #define XMSG_POOL_MAX 8192          /* messages one worker may have in flight */

@@ -19,11 +19,11 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "../common/clock.h"
-#include "../common/log.h"
-#include "../storage/shard.h"
-#include "persist.h"
-#include "udp.h"
+#include "../../common/clock.h"
+#include "../../common/log.h"
+#include "../../storage/shard.h"
+#include "../persist/persist.h"
+#include "../udp/udp.h"
 
 #define IDLE_SPIN_LOOPS 256        /* empty iterations before sleeping */
 #define EXPIRE_BACKLOG_BUDGET 64   /* keys examined per iteration while behind */

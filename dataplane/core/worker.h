@@ -10,9 +10,9 @@
 #ifndef HP_WORKER_H
 #define HP_WORKER_H
 
-#include "../common/hp_common.h"
-#include "../common/rbuf.h"
-#include "cmd.h"
+#include "../../common/hp_common.h"
+#include "../../common/rbuf.h"
+#include "../commands/cmd.h"
 
 struct conn;
 struct shard;

@@ -23,10 +23,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../common/log.h"
-#include "../common/resp.h"
-#include "persist.h"
-#include "udp.h"
+#include "../../common/log.h"
+#include "../../common/resp.h"
+#include "../persist/persist.h"
+#include "../udp/udp.h"
 
 /* ---- rings ---------------------------------------------------------------- */
 

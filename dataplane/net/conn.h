@@ -16,9 +16,9 @@
 #ifndef HP_CONN_H
 #define HP_CONN_H
 
-#include "../common/hp_common.h"
-#include "../common/rbuf.h"
-#include "../common/resp.h"
+#include "../../common/hp_common.h"
+#include "../../common/rbuf.h"
+#include "../../common/resp.h"
 
 struct worker;
 struct reply_slot;

@@ -26,8 +26,8 @@
 #ifndef HP_NET_H
 #define HP_NET_H
 
-#include "../common/hp_common.h"
-#include "config.h"
+#include "../../common/hp_common.h"
+#include "../config/config.h"
 
 struct conn;
 struct worker;

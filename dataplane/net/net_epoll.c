@@ -31,7 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../common/log.h"
+#include "../../common/log.h"
 #include "conn.h"
 
 /* ---- shared socket helpers ------------------------------------------------ */

@@ -31,15 +31,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../common/clock.h"
-#include "../common/log.h"
-#include "../common/resp.h"
-#include "../common/strutil.h"
-#include "../storage/aof_log.h"
-#include "../storage/aof_recover.h"
-#include "../storage/shard.h"
-#include "runtime.h"
-#include "udp.h"
+#include "../../common/clock.h"
+#include "../../common/log.h"
+#include "../../common/resp.h"
+#include "../../common/strutil.h"
+#include "../../storage/aof/aof_log.h"
+#include "../../storage/aof/aof_recover.h"
+#include "../../storage/shard.h"
+#include "../core/runtime.h"
+#include "../udp/udp.h"
 
 #define PX_LAYOUT_NAME "hotpath-shards"
 #define PX_SPIN_LIMIT_MS 5000      /* remote/multi-shard write waiting for the ring */

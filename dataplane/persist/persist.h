@@ -21,9 +21,9 @@
 #ifndef HP_PERSIST_H
 #define HP_PERSIST_H
 
-#include "../common/hp_common.h"
-#include "cmd.h"
-#include "exec.h"
+#include "../../common/hp_common.h"
+#include "../commands/cmd.h"
+#include "../commands/exec.h"
 
 struct runtime;
 struct worker;

@@ -21,7 +21,7 @@
  * the Redis 7.0 command semantics (the same choice other Redis-compatible
  * servers make).
  */
-#include "runtime.h"
+#include "../core/runtime.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -34,13 +34,13 @@
 
 #include <jemalloc/jemalloc.h>
 
-#include "../common/clock.h"
-#include "../common/log.h"
-#include "../common/resp.h"
-#include "../common/strutil.h"
-#include "../storage/shard.h"
-#include "persist.h"
-#include "udp.h"
+#include "../../common/clock.h"
+#include "../../common/log.h"
+#include "../../common/resp.h"
+#include "../../common/strutil.h"
+#include "../../storage/shard.h"
+#include "../persist/persist.h"
+#include "../udp/udp.h"
 
 #ifndef HP_VERSION
 #define HP_VERSION "0.1.0"

@@ -14,8 +14,8 @@
 #include <rte_mbuf.h>
 #include <string.h>
 
-#include "../common/log.h"
-#include "config.h"
+#include "../../common/log.h"
+#include "../config/config.h"
 
 int udp_parse_prefix(const char *s, uint32_t *ip, uint32_t *mask)
 {

@@ -34,10 +34,10 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-#include "../common/log.h"
-#include "../common/resp.h"
-#include "persist.h"
-#include "runtime.h"
+#include "../../common/log.h"
+#include "../../common/resp.h"
+#include "../persist/persist.h"
+#include "../core/runtime.h"
 
 #define UDP_KEEP 32                   /* replies kept per session */
 #define UDP_MAX_ARGS 1024             /* arguments per command over UDP */

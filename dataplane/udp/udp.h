@@ -23,10 +23,10 @@
 #ifndef HP_UDP_H
 #define HP_UDP_H
 
-#include "../common/hp_common.h"
-#include "../common/hpproto.h"
-#include "../common/rbuf.h"
-#include "pkt.h"
+#include "../../common/hp_common.h"
+#include "../../wire/hpproto.h"
+#include "../../common/rbuf.h"
+#include "../../wire/pkt.h"
 
 #include <rte_spinlock.h>
 

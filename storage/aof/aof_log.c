@@ -42,8 +42,8 @@
 #include <unistd.h>
 #include <dirent.h>
 
-#include "../common/clock.h"
-#include "../common/log.h"
+#include "../../common/clock.h"
+#include "../../common/log.h"
 
 #define RING_WRAP_MARK 0xffffffffu    /* cannot be a record magic */
 #define URING_DEPTH 16             /* write + linked sync + AOF_SYNC_DEPTH_MAX pipelined syncs */

@@ -30,7 +30,7 @@
 #ifndef HP_AOF_LOG_H
 #define HP_AOF_LOG_H
 
-#include "../common/hp_common.h"
+#include "../../common/hp_common.h"
 #include "aof_record.h"
 
 #define AOF_BLOCK 4096u                       /* O_DIRECT alignment, segment header size */

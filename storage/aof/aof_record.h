@@ -26,7 +26,7 @@
 #ifndef HP_AOF_RECORD_H
 #define HP_AOF_RECORD_H
 
-#include "../common/hp_common.h"
+#include "../../common/hp_common.h"
 
 #define AOF_REC_MAGIC 0x31525048u        /* "HPR1" read as little-endian u32 */
 #define AOF_REC_HDR_LEN 40u

@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../common/clock.h"
-#include "../common/log.h"
+#include "../../common/clock.h"
+#include "../../common/log.h"
 
 #define READ_CHUNK ((size_t)16 << 20)   /* progress granularity while reading */
 #define MAX_SPANS 4096u                 /* valid runs per segment under allow_corrupt */

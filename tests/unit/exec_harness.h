@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "../../common/resp.h"
-#include "../../dataplane/cmd.h"
+#include "../../dataplane/commands/cmd.h"
 
 #define NSHARDS 3
 #define ALL_HELD ((1ull << NSHARDS) - 1)

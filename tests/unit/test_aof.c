@@ -10,9 +10,9 @@
 
 #include "../../common/clock.h"
 #include "../../common/log.h"
-#include "../../storage/aof_log.h"
-#include "../../storage/aof_record.h"
-#include "../../storage/aof_recover.h"
+#include "../../storage/aof/aof_log.h"
+#include "../../storage/aof/aof_record.h"
+#include "../../storage/aof/aof_recover.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "../../common/resp.h"
-#include "../../dataplane/cmd_table.c"
+#include "../../dataplane/commands/cmd_table.c"
 #include "cu_main.h"
 
 #define HP_STUB_CLIENT(n)                                                      \

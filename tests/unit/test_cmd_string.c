@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "../../common/resp.h"
-#include "../../dataplane/cmd.h"
+#include "../../dataplane/commands/cmd.h"
 #include "cu_main.h"
 
 #include "exec_harness.h"

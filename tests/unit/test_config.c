@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "../../common/log.h"
-#include "../../dataplane/config.h"
+#include "../../dataplane/config/config.h"
 #include "cu_main.h"
 
 #define ERR_MAX 512

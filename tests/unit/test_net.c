@@ -31,9 +31,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../dataplane/conn.h"
+#include "../../dataplane/net/conn.h"
 #include "../../common/log.h"
-#include "../../dataplane/net.h"
+#include "../../dataplane/net/net.h"
 #include "cu_main.h"
 
 /* ---- fake runtime ------------------------------------------------------------------ */

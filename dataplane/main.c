@@ -26,6 +26,7 @@
 #include "core/runtime.h"
 #include "persist/persist.h"
 #include "udp/udp.h"
+#include "server/server.h"
 
 #define EAL_ARGV_MAX 64
 #define STARTUP_TIMEOUT_MS 20000
@@ -291,6 +292,11 @@ int main(int argc, char **argv)
     static struct hp_config cfg; /* large; lives for the whole process */
     char err[512] = "";
     bool exit_now = false;
+    /* Before anything looks a command up (the log replay included). */
+    if (server_cmds_register() != 0) {
+        fprintf(stderr, "hotpathd: the client command table was registered twice\n");
+        return 1;
+    }
     config_init(&cfg);
     if (config_parse_args(&cfg, argc, argv, &exit_now, err, sizeof(err)) != 0) {
         fprintf(stderr, "hotpathd: %s\n", err);

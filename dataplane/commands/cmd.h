@@ -69,9 +69,30 @@ struct cmd_spec {
      * errors are handled by the handler itself. */
 };
 
+/* Longest command name; longer input cannot match and is not folded. */
+#define CMD_NAME_MAX 16
+/* Room for the client part of the table (cmd_table_register_client). */
+#define CMD_CLIENT_MAX 32
+
+/*
+ * The client commands' part of the table, provided from above (the server
+ * layer, dataplane/server/) because its handlers need the runtime.
+ * lookup: index in specs of the command that `folded` (lower-case letters,
+ * 1..CMD_NAME_MAX bytes) names, or -1.
+ */
+struct cmd_client_part {
+    const struct cmd_spec *specs;   /* every one CMD_KIND_CLIENT */
+    size_t count;
+    int (*lookup)(const uint8_t *folded, size_t len);
+};
+/* Once, at start-up, before any worker runs (the table is read-only after).
+ * 0, or -1 (nothing changed) if a part is already registered or count
+ * exceeds CMD_CLIENT_MAX.  Until then cmd_lookup finds keyed commands only. */
+int cmd_table_register_client(const struct cmd_client_part *part);
+
 /* Case-insensitive lookup; NULL if unknown. */
 const struct cmd_spec *cmd_lookup(const uint8_t *name, size_t len);
-/* The whole table, for COMMAND / COMMAND COUNT. */
+/* The whole table (keyed part, then client part), for COMMAND / COMMAND COUNT. */
 const struct cmd_spec *cmd_table(size_t *count);
 /* true if argc satisfies the spec's arity. */
 static inline bool cmd_arity_ok(const struct cmd_spec *s, int argc)
@@ -96,12 +117,7 @@ void cmd_reply_arity(struct rbuf *out, const struct cmd_spec *s);
 #define HP_DECLARE_EXEC(n) void cmd_##n(struct exec_ctx *x);
 HP_EXEC_HANDLERS(HP_DECLARE_EXEC)
 
-/* ---- client handlers (cmd_server.c) ------------------------------------ */
-#define HP_CLIENT_HANDLERS(X)                                                \
-    X(ping) X(echo) X(hello) X(quit) X(reset) X(select) X(command)          \
-    X(info) X(config) X(client) X(time) X(shutdown) X(bgrewriteaof)
-#define HP_DECLARE_CLIENT(n) void cmd_##n(struct client_ctx *c);
-HP_CLIENT_HANDLERS(HP_DECLARE_CLIENT)
+/* The client handlers are listed in dataplane/server/server.h. */
 
 /* SCAN cursor layout: shard number in the top 16 bits, that shard's own
  * cursor below (shard_scan cursors are < 2^48). */

@@ -8,15 +8,21 @@
  * turns into integer compares; no table walk and no strcasecmp.  Table
  * slots are named by cmd.h's handler lists (an entry for anything else does
  * not compile) and the unit tests prove every slot is filled and found.
+ *
+ * This file holds the keyed part (handlers of this folder).  The client
+ * commands (PING, HELLO, INFO, ...) need the runtime, so their part lives
+ * above it (dataplane/server/cmd_table_client.c) and is registered once at
+ * start-up with cmd_table_register_client(): nothing here names a symbol of
+ * a higher library.
  */
 #include "cmd.h"
 
 #include <string.h>
 
-/* One slot per handler of cmd.h, in that order. */
+/* One slot per keyed handler of cmd.h, in that order. */
 enum cmd_index {
 #define CMD_INDEX(n) CMD_IX_##n,
-    HP_EXEC_HANDLERS(CMD_INDEX) HP_CLIENT_HANDLERS(CMD_INDEX)
+    HP_EXEC_HANDLERS(CMD_INDEX)
 #undef CMD_INDEX
     CMD_COUNT
 };
@@ -31,8 +37,6 @@ enum cmd_index {
     CMD_SPEC(n, ar, fl, 0, 0, 0, CMD_KIND_ALLSHARDS, cmd_##n, NULL, sum, grp, sn)
 #define SCAN(n, ar, fl, sum, grp, sn)                                          \
     CMD_SPEC(n, ar, fl, 0, 0, 0, CMD_KIND_SCAN, cmd_##n, NULL, sum, grp, sn)
-#define CLIENT(n, ar, fl, sum, grp, sn)                                        \
-    CMD_SPEC(n, ar, fl, 0, 0, 0, CMD_KIND_CLIENT, NULL, cmd_##n, sum, grp, sn)
 
 enum {
     W = CMD_WRITE,
@@ -43,7 +47,11 @@ enum {
     NS = CMD_NOSCRIPT,
 };
 
-static const struct cmd_spec cmd_specs[CMD_COUNT] = {
+/* The whole table: the keyed part below, then the client part that
+ * cmd_table_register_client() copies in at start-up, before any worker runs
+ * (read-only afterwards).  One array, so COMMAND lists every command and
+ * cmd_lookup answers pointers into it whichever part a command is in. */
+static struct cmd_spec cmd_specs[CMD_COUNT + CMD_CLIENT_MAX] = {
     KEYED(del, -2, W, 1, -1, 1, "Delete a key", "generic", "1.0.0"),
     KEYED(get, 2, R | F, 1, 1, 1, "Get the value of a key", "string", "1.0.0"),
     KEYED(set, -3, W | M, 1, 1, 1, "Set the string value of a key", "string", "1.0.0"),
@@ -51,27 +59,19 @@ static const struct cmd_spec cmd_specs[CMD_COUNT] = {
           "1.0.0"),
     KEYED(decr, 2, W | M | F, 1, 1, 1, "Decrement the integer value of a key by one",
           "string", "1.0.0"),
-    CLIENT(echo, 2, LS | F, "Echo the given string", "connection", "1.0.0"),
     KEYED(incr, 2, W | M | F, 1, 1, 1, "Increment the integer value of a key by one",
           "string", "1.0.0"),
-    CLIENT(info, -1, LS, "Get information and statistics about the server", "server",
-           "1.0.0"),
     ALLSHARDS(keys, 2, R, "Find all keys matching the given pattern", "generic", "1.0.0"),
     KEYED(mget, -2, R | F, 1, -1, 1, "Get the values of all the given keys", "string",
           "1.0.0"),
     KEYED(mset, -3, W | M, 1, -1, 2, "Set multiple keys to multiple values", "string",
           "1.0.1"),
-    CLIENT(ping, -1, F, "Ping the server", "connection", "1.0.0"),
     KEYED(pttl, 2, R | F, 1, 1, 1, "Get the time to live for a key in milliseconds",
           "generic", "2.6.0"),
-    CLIENT(quit, -1, NS | LS | F, "Close the connection", "connection", "1.0.0"),
     SCAN(scan, -2, R, "Incrementally iterate the keys space", "generic", "2.8.0"),
-    CLIENT(time, 1, LS | F, "Return the current server time", "server", "2.6.0"),
     KEYED(type, 2, R | F, 1, 1, 1, "Determine the type stored at key", "generic", "1.0.0"),
     KEYED(getex, -2, W | F, 1, 1, 1, "Get the value of a key and optionally set its expiration",
           "string", "6.2.0"),
-    CLIENT(hello, -1, NS | LS | F, "Handshake with Redis", "connection", "6.0.0"),
-    CLIENT(reset, 1, NS | LS | F, "Reset the connection", "connection", "6.2.0"),
     KEYED(setex, 4, W | M, 1, 1, 1, "Set the value and expiration of a key", "string",
           "2.0.0"),
     KEYED(setnx, 3, W | M | F, 1, 1, 1, "Set the value of a key, only if the key does not exist",
@@ -80,9 +80,6 @@ static const struct cmd_spec cmd_specs[CMD_COUNT] = {
           "Alters the last access time of a key(s). Returns the number of existing keys specified.",
           "generic", "3.2.1"),
     KEYED(append, 3, W | M | F, 1, 1, 1, "Append a value to a key", "string", "2.0.0"),
-    CLIENT(client, -2, 0, "A container for client connection commands", "connection",
-           "2.4.0"),
-    CLIENT(config, -2, 0, "A container for server configuration commands", "server", "2.0.0"),
     ALLSHARDS(dbsize, 1, R | F, "Return the number of keys in the selected database", "server",
               "1.0.0"),
     KEYED(decrby, 3, W | M | F, 1, 1, 1, "Decrement the integer value of a key by the given number",
@@ -101,14 +98,11 @@ static const struct cmd_spec cmd_specs[CMD_COUNT] = {
     KEYED(psetex, 4, W | M, 1, 1, 1, "Set the value and expiration in milliseconds of a key",
           "string", "2.6.0"),
     KEYED(rename, 3, W, 1, 2, 1, "Rename a key", "generic", "1.0.0"),
-    CLIENT(select, 2, LS | F, "Change the selected database for the current connection",
-           "connection", "1.0.0"),
     KEYED(strlen, 2, R | F, 1, 1, 1, "Get the length of the value stored in a key", "string",
           "2.2.0"),
     KEYED(unlink, -2, W | F, 1, -1, 1,
           "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.",
           "generic", "4.0.0"),
-    CLIENT(command, -1, LS, "Get array of Redis command details", "server", "2.8.13"),
     ALLSHARDS(flushdb, -1, W, "Remove all keys from the current database", "server", "1.0.0"),
     KEYED(persist, 2, W | F, 1, 1, 1, "Remove the expiration from a key", "generic", "2.2.0"),
     KEYED(pexpire, -3, W | F, 1, 1, 1, "Set a key's time to live in milliseconds", "generic",
@@ -123,11 +117,6 @@ static const struct cmd_spec cmd_specs[CMD_COUNT] = {
     KEYED(setrange, 4, W | M, 1, 1, 1,
           "Overwrite part of a string at key starting at the specified offset", "string",
           "2.2.0"),
-    CLIENT(bgrewriteaof, 1, CMD_ADMIN | NS | LS, "Asynchronously rewrite the append-only file",
-           "server", "1.0.0"),
-    CLIENT(shutdown, -1, CMD_ADMIN | NS | LS | CMD_NO_MULTI,
-           "Synchronously save the dataset to disk and then shut down the server", "server",
-           "1.0.0"),
     KEYED(pexpireat, -3, W | F, 1, 1, 1,
           "Set the expiration for a key as a UNIX timestamp specified in milliseconds", "generic",
           "2.6.0"),
@@ -140,14 +129,28 @@ static const struct cmd_spec cmd_specs[CMD_COUNT] = {
           "Get the expiration Unix timestamp for a key in milliseconds", "generic", "7.0.0"),
 };
 
+static size_t cmd_nclient;
+static int (*cmd_client_lookup)(const uint8_t *folded, size_t len);
+
 const struct cmd_spec *cmd_table(size_t *count)
 {
-    *count = HP_ARRAY_LEN(cmd_specs);
+    *count = CMD_COUNT + cmd_nclient;
     return cmd_specs;
 }
 
-/* Longest command name; longer input cannot match and is not folded. */
-#define CMD_NAME_MAX 16
+int cmd_table_register_client(const struct cmd_client_part *part)
+{
+    HP_ASSERT(part->lookup != NULL);
+    if (cmd_client_lookup != NULL || part->count > CMD_CLIENT_MAX)
+        return -1;
+    for (size_t i = 0; i < part->count; i++) {
+        HP_ASSERT(part->specs[i].kind == CMD_KIND_CLIENT);
+        cmd_specs[CMD_COUNT + i] = part->specs[i];
+    }
+    cmd_nclient = part->count;
+    cmd_client_lookup = part->lookup;
+    return 0;
+}
 
 #define CMD_KEY(len, first) (((unsigned)(len) << 8) | (unsigned)(first))
 /* `folded` equals #n exactly when the input spells n in any case; the
@@ -172,21 +175,16 @@ const struct cmd_spec *cmd_lookup(const uint8_t *name, size_t len)
     case CMD_KEY(3, 'd'): CMD_TRY(del) break;
     case CMD_KEY(3, 't'): CMD_TRY(ttl) break;
     case CMD_KEY(4, 'd'): CMD_TRY(decr) break;
-    case CMD_KEY(4, 'e'): CMD_TRY(echo) break;
-    case CMD_KEY(4, 'i'): CMD_TRY(incr) CMD_TRY(info) break;
+    case CMD_KEY(4, 'i'): CMD_TRY(incr) break;
     case CMD_KEY(4, 'k'): CMD_TRY(keys) break;
     case CMD_KEY(4, 'm'): CMD_TRY(mget) CMD_TRY(mset) break;
-    case CMD_KEY(4, 'p'): CMD_TRY(ping) CMD_TRY(pttl) break;
-    case CMD_KEY(4, 'q'): CMD_TRY(quit) break;
+    case CMD_KEY(4, 'p'): CMD_TRY(pttl) break;
     case CMD_KEY(4, 's'): CMD_TRY(scan) break;
-    case CMD_KEY(4, 't'): CMD_TRY(type) CMD_TRY(time) break;
+    case CMD_KEY(4, 't'): CMD_TRY(type) break;
     case CMD_KEY(5, 'g'): CMD_TRY(getex) break;
-    case CMD_KEY(5, 'h'): CMD_TRY(hello) break;
-    case CMD_KEY(5, 'r'): CMD_TRY(reset) break;
     case CMD_KEY(5, 's'): CMD_TRY(setex) CMD_TRY(setnx) break;
     case CMD_KEY(5, 't'): CMD_TRY(touch) break;
     case CMD_KEY(6, 'a'): CMD_TRY(append) break;
-    case CMD_KEY(6, 'c'): CMD_TRY(client) CMD_TRY(config) break;
     case CMD_KEY(6, 'd'): CMD_TRY(decrby) CMD_TRY(dbsize) break;
     case CMD_KEY(6, 'e'): CMD_TRY(exists) CMD_TRY(expire) break;
     case CMD_KEY(6, 'g'): CMD_TRY(getdel) CMD_TRY(getset) break;
@@ -194,26 +192,28 @@ const struct cmd_spec *cmd_lookup(const uint8_t *name, size_t len)
     case CMD_KEY(6, 'm'): CMD_TRY(msetnx) break;
     case CMD_KEY(6, 'p'): CMD_TRY(psetex) break;
     case CMD_KEY(6, 'r'): CMD_TRY(rename) break;
-    case CMD_KEY(6, 's'): CMD_TRY(strlen) CMD_TRY(select) break;
+    case CMD_KEY(6, 's'): CMD_TRY(strlen) break;
     case CMD_KEY(6, 'u'): CMD_TRY(unlink) break;
-    case CMD_KEY(7, 'c'): CMD_TRY(command) break;
     case CMD_KEY(7, 'f'): CMD_TRY(flushdb) break;
     case CMD_KEY(7, 'p'): CMD_TRY(pexpire) CMD_TRY(persist) break;
     case CMD_KEY(8, 'e'): CMD_TRY(expireat) break;
     case CMD_KEY(8, 'f'): CMD_TRY(flushall) break;
     case CMD_KEY(8, 'g'): CMD_TRY(getrange) break;
     case CMD_KEY(8, 'r'): CMD_TRY(renamenx) break;
-    case CMD_KEY(8, 's'): CMD_TRY(setrange) CMD_TRY(shutdown) break;
+    case CMD_KEY(8, 's'): CMD_TRY(setrange) break;
     case CMD_KEY(9, 'p'): CMD_TRY(pexpireat) break;
     case CMD_KEY(9, 'r'): CMD_TRY(randomkey) break;
     case CMD_KEY(10, 'e'): CMD_TRY(expiretime) break;
     case CMD_KEY(11, 'i'): CMD_TRY(incrbyfloat) break;
     case CMD_KEY(11, 'p'): CMD_TRY(pexpiretime) break;
-    case CMD_KEY(12, 'b'): CMD_TRY(bgrewriteaof) break;
     default:
         break;
     }
-    return NULL;
+    if (cmd_client_lookup == NULL)
+        return NULL;
+    int ix = cmd_client_lookup(folded, len);
+    HP_ASSERT(ix < (int)cmd_nclient);
+    return ix < 0 ? NULL : &cmd_specs[CMD_COUNT + (size_t)ix];
 }
 
 /*

@@ -57,6 +57,9 @@ struct persist_wait {
     uint64_t lsn[HP_MAX_SHARDS];
 };
 
+/* BGREWRITEAOF: a client command (its table entry: server/cmd_table_client.c). */
+void cmd_bgrewriteaof(struct client_ctx *c);
+
 /* True when write replies are held until durable (appendfsync always). */
 bool persist_holds_replies(const struct runtime *rt);
 /* A write command of a UDP datagram (udp.c), on shards x holds: admit, run,

@@ -2,21 +2,18 @@
  * test_cmd_keys.c - keyspace commands over real shards (exact RESP bytes,
  * expiry with explicit now_ms, SCAN across shards) and the command table.
  *
- * The command table lives in the runtime library (it names the client
- * handlers, which need DPDK), so this suite compiles cmd_table.c in
- * directly and stubs the client handlers: the table, lookup and the two
- * dispatcher errors are then testable without a runtime.
+ * The command table is composed of two parts: the keyed part in
+ * dataplane/commands/ and the client part that dataplane/server/ registers
+ * (server_cmds_register, as hotpathd's main does); this suite links the
+ * server library for the real client handlers, and checks the whole table.
  */
 #include <CUnit/CUnit.h>
 #include <string.h>
 
 #include "../../common/resp.h"
-#include "../../dataplane/commands/cmd_table.c"
+#include "../../dataplane/commands/cmd.h"
+#include "../../dataplane/server/server.h"
 #include "cu_main.h"
-
-#define HP_STUB_CLIENT(n)                                                      \
-    void cmd_##n(struct client_ctx *c) { (void)c; }
-HP_CLIENT_HANDLERS(HP_STUB_CLIENT)
 
 #include "exec_harness.h"
 
@@ -774,11 +771,36 @@ static void test_out_of_memory(void)
     fail_allocs(UINT64_MAX);
 }
 
+/* The client part is registered once (by table_suite_init); a second
+ * registration is refused and changes nothing. */
+static void test_table_register_once(void)
+{
+    size_t n, n2;
+    (void)cmd_table(&n);
+    CU_ASSERT_EQUAL(server_cmds_register(), -1);
+    (void)cmd_table(&n2);
+    CU_ASSERT_EQUAL(n2, n);
+    CU_ASSERT_PTR_NOT_NULL(cmd_lookup((const uint8_t *)"PING", 4));
+}
+
+/* Before the client part is registered only keyed commands are found. */
+static int table_suite_init(void)
+{
+    if (cmd_lookup((const uint8_t *)"ping", 4) != NULL)
+        return 1;
+    if (cmd_lookup((const uint8_t *)"get", 3) == NULL)
+        return 1;
+    if (server_cmds_register() != 0)
+        return 1;
+    return suite_init();
+}
+
 static CU_TestInfo table_tests[] = {
     {"every name found in any case", test_table_found},
     {"every handler listed once", test_table_complete},
     {"arity, flags, key specs", test_table_specs},
     {"unknown-command and arity errors", test_reply_unknown_and_arity},
+    {"client part registered once", test_table_register_once},
     CU_TEST_INFO_NULL,
 };
 
@@ -799,7 +821,7 @@ static CU_TestInfo keys_tests[] = {
 };
 
 static CU_SuiteInfo suites[] = {
-    {"cmd_table", suite_init, suite_clean, NULL, NULL, table_tests},
+    {"cmd_table", table_suite_init, suite_clean, NULL, NULL, table_tests},
     {"cmd_keys", suite_init, suite_clean, NULL, NULL, keys_tests},
     CU_SUITE_INFO_NULL,
 };

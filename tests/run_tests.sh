@@ -15,6 +15,17 @@ add_counts() { # "<p> passed, <f> failed" line -> totals
     passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
 }
 
+echo "== layout (tests/check_layout.py: folder rules, include cycles, file sizes)"
+log="$logdir/check_layout.log"
+timeout 120 /usr/bin/python3 "$here/check_layout.py" >"$log" 2>&1; rc=$?
+if [ $rc -eq 0 ] && grep -q 'LAYOUT-RESULT: ok' "$log"; then
+    echo "  check_layout: 1 passed, 0 failed"; passed=$((passed + 1))
+    grep -E '^  (rules|checked|known)' "$log"
+else
+    echo "  check_layout: 0 passed, 1 failed (rc=$rc)"; grep -E 'ERROR|FAILED' "$log" | head -20
+    failed=$((failed + 1))
+fi
+
 echo "== unit suites"
 for t in "$build"/tests/unit/test_*; do
     [ -f "$t" ] && [ -x "$t" ] || continue

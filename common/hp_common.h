@@ -44,7 +44,7 @@ static inline struct hp_slice hp_slice_make(const void *p, size_t len)
 }
 
 /* Hard limits shared by every module.  Each one has a tested outcome. */
-#define HP_MAX_SHARDS 64           /* workers == shards; see dataplane/worker.h */
+#define HP_MAX_SHARDS 64           /* workers == shards; see dataplane/core/worker.h */
 #define HP_NUM_SLOTS 16384         /* Redis Cluster hash slots */
 #define HP_NUM_DBS 16              /* SELECT 0..15, as Redis' default */
 #define HP_MAX_ARGC (1024 * 1024)  /* Redis' multibulk count limit */

@@ -1,6 +1,6 @@
 /*
  * dpdk.c - docs/PROTOCOL.md over a DPDK ethdev (memif, af_packet, tap,
- * PCI): frames built into mbufs with dataplane/pkt.h, one RX/TX queue pair
+ * PCI): frames built into mbufs with wire/pkt.h, one RX/TX queue pair
  * per worker lcore, each lcore running its own engine on its own flows
  * (engines are single-threaded; their counters and histograms are merged
  * for the report).

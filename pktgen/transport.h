@@ -12,7 +12,7 @@
 
 /* RESP over TCP: one connection per flow, `window` requests pipelined on each. */
 int pg_tcp_run(struct pg_engine *e);
-/* docs/PROTOCOL.md over kernel UDP (dataplane/client/hpclient): one session per flow. */
+/* docs/PROTOCOL.md over kernel UDP (wire/hpclient): one session per flow. */
 int pg_udp_run(struct pg_engine *e);
 
 #endif

@@ -4,7 +4,7 @@
  * per-session request-id window behind at-most-once execution.
  *
  * docs/PROTOCOL.md is the specification; this header is its C form.  Both
- * the server (dataplane) and clients (dataplane/client, pktgen) use it, so
+ * the server (dataplane) and clients (wire/hpclient, pktgen) use it, so
  * it has no DPDK and no socket code.
  *
  * Header (HPPROTO_HDR_LEN = 48 bytes, big endian, at the start of every

@@ -59,7 +59,7 @@ struct hp_config {
     int log_level;                     /* enum log_level */
     char config_file[CONFIG_STR_MAX];  /* "" if none */
     int databases;                     /* fixed 16; accepted for redis.conf compatibility */
-    /* UDP kernel-bypass dataplane (dataplane/udp.h); off while udp_ports is "" */
+    /* UDP kernel-bypass dataplane (dataplane/udp/udp.h); off while udp_ports is "" */
     char udp_ports[256];               /* DPDK port ids, space separated, or "all" */
     char udp_addr[CONFIG_STR_MAX];     /* IPv4/prefix per port, in udp_ports order */
     int udp_port;                      /* base UDP port; base + s addresses shard s */
@@ -69,7 +69,7 @@ struct hp_config {
     int udp_mtu;                       /* IP MTU of reply frames */
     int udp_sessions;                  /* session table entries per worker */
     int64_t udp_reply_cache;           /* bytes of kept replies per worker */
-    /* append-only log (dataplane/persist.c, docs/AOF.md) */
+    /* append-only log (dataplane/persist/persist.c, docs/AOF.md) */
     int appendonly;                    /* 0 no, 1 yes */
     int appendfsync;                   /* enum aof_fsync_policy: always, everysec, no */
     char dir[CONFIG_STR_MAX];          /* where the log lives */

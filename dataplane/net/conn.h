@@ -4,7 +4,7 @@
  *
  * A connection belongs to the worker that accepted it and is only ever
  * touched by that worker's thread.  Fields under "client-visible state" may
- * be read and written by client handlers (cmd_server.c); the rest belongs to
+ * be read and written by client handlers (server/cmd_*.c); the rest belongs to
  * the runtime (conn.c, dispatch.c, net_*.c).
  *
  * Reply order: every parsed command reserves its place in the reply stream.

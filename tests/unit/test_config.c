@@ -1,5 +1,5 @@
 /*
- * test_config.c - dataplane/config.c: defaults, every directive's valid and
+ * test_config.c - dataplane/config/config.c: defaults, every directive's valid and
  * invalid values, the config file (comments, quotes, errors with line
  * numbers, limits), the command line (after the file, redis-server style),
  * --help/--version, CONFIG GET glob matching and rendering, CONFIG SET

@@ -1,4 +1,4 @@
-/* test_hpclient.c - the UDP client library (dataplane/client) against a
+/* test_hpclient.c - the UDP client library (wire/hpclient) against a
  * small in-process server that speaks docs/PROTOCOL.md on 127.0.0.1 and can
  * lose, reorder, duplicate and fragment on request. */
 #include "cu_main.h"

@@ -1,5 +1,5 @@
 /* test_hpproto.c - UDP datagram protocol: header codec, fragmentation,
- * reassembly, request-id window, cookies (common/hpproto.c). */
+ * reassembly, request-id window, cookies (wire/hpproto.c). */
 #include "cu_main.h"
 #include "hpproto.h"
 

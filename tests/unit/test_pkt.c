@@ -1,4 +1,4 @@
-/* test_pkt.c - frame parsing, reply building and checksums (dataplane/pkt.c). */
+/* test_pkt.c - frame parsing, reply building and checksums (wire/pkt.c). */
 #include "cu_main.h"
 #include "pkt.h"
 

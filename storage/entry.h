@@ -83,6 +83,11 @@ static inline uint8_t *entry_val(struct entry *e)
     return entry_at(e, entry_hdr(e) + entry_klen(e));
 }
 
+static inline const uint8_t *entry_val_c(const struct entry *e)
+{
+    return entry_at_c(e, entry_hdr(e) + entry_klen(e));
+}
+
 static inline size_t entry_size(const struct entry *e)
 {
     return entry_hdr(e) + entry_klen(e) + entry_vlen(e);

@@ -9,6 +9,7 @@
 #include "entry.h"
 #include "index.h"
 #include "slab.h"
+#include "types.h"
 #include "../common/log.h"
 
 #include <jemalloc/jemalloc.h>
@@ -35,6 +36,7 @@ struct shard {
     uint32_t expire_db;     /* expire cycle's round-robin db */
     uint64_t mem_used;
     uint64_t mem_index;
+    uint64_t mem_payload;   /* of mem_used: type payloads (shard_alloc) */
     uint64_t expired_keys;
     uint64_t allocs_left;   /* test hook: allocations before failing */
     struct idx_ops ops;
@@ -144,14 +146,15 @@ static struct entry *entry_alloc(struct shard *s, const struct entry_shape *sh,
     return e;
 }
 
-/* Releases what a value owns outside the entry (nothing for strings; the
- * hook for hashes, lists, sets and zsets). */
+/* Releases what a value owns outside the entry: nothing for a string (the
+ * one test on the string path), the payload for any other type. */
 static void entry_value_release(struct shard *s, struct entry *e)
 {
-    switch (entry_type(e)) {
-    case OBJ_STRING:
-        break;
-    }
+    if (HP_LIKELY(entry_type(e) == OBJ_STRING))
+        return;
+    const struct type_ops *ops = obj_type_ops(entry_type(e));
+    HP_ASSERT(ops != NULL);
+    ops->free(s, entry_obj(e));
 }
 
 /* Frees the allocation only (the value, if it owns anything, moved on). */
@@ -217,6 +220,80 @@ static void slab_mem_free(void *ctx, void *p, size_t size)
     HP_ASSERT(usable >= size && s->mem_used >= usable);
     s->mem_used -= usable;
     sdallocx(p, usable, s->mflags | MALLOCX_ALIGN(SLAB_BYTES));
+}
+
+/* ---- payload memory (types.h) ------------------------------------------- */
+
+static void *payload_account(struct shard *s, void *p)
+{
+    if (p != NULL) {
+        size_t usable = sallocx(p, 0);
+        s->mem_used += usable;
+        s->mem_payload += usable;
+    }
+    return p;
+}
+
+static void payload_unaccount(struct shard *s, size_t usable)
+{
+    HP_ASSERT(s->mem_payload >= usable);
+    HP_ASSERT(s->mem_used >= usable);
+    s->mem_payload -= usable;
+    s->mem_used -= usable;
+}
+
+void *shard_alloc(struct shard *s, size_t size)
+{
+    if (size == 0 || size > SHARD_ALLOC_MAX)
+        return NULL;
+    return payload_account(s, shard_mallocx(s, size, 0));
+}
+
+void *shard_zalloc(struct shard *s, size_t size)
+{
+    if (size == 0 || size > SHARD_ALLOC_MAX)
+        return NULL;
+    return payload_account(s, shard_mallocx(s, size, MALLOCX_ZERO));
+}
+
+void *shard_realloc(struct shard *s, void *p, size_t size)
+{
+    if (p == NULL)
+        return shard_alloc(s, size);
+    if (size == 0 || size > SHARD_ALLOC_MAX)
+        return NULL;
+    size_t old_usable = sallocx(p, 0);
+    void *n = shard_rallocx(s, p, size);
+    if (n == NULL)
+        return NULL;
+    payload_unaccount(s, old_usable);
+    return payload_account(s, n);
+}
+
+void shard_free(struct shard *s, void *p)
+{
+    if (p == NULL)
+        return;
+    size_t usable = sallocx(p, 0);
+    payload_unaccount(s, usable);
+    sdallocx(p, usable, s->mflags);
+}
+
+size_t shard_alloc_size(const void *p)
+{
+    return sallocx(p, 0);
+}
+
+size_t entry_mem_usage(const struct entry *e)
+{
+    size_t bytes = entry_usable(e);
+    if (entry_type(e) != OBJ_STRING) {
+        const struct type_ops *ops = obj_type_ops(entry_type(e));
+        HP_ASSERT(ops != NULL);
+        if (ops->mem_usage != NULL)
+            bytes += ops->mem_usage(entry_obj(e));
+    }
+    return bytes;
 }
 
 /* ---- TTL vector --------------------------------------------------------- */
@@ -544,6 +621,46 @@ int shard_set_str(struct shard *s, uint32_t db, struct hp_slice key, struct hp_s
     return 0;
 }
 
+int shard_obj_set(struct shard *s, uint32_t db, struct hp_slice key, enum obj_type type,
+                  void *payload, int64_t expire_ms, int64_t now_ms)
+{
+    HP_ASSERT(type != OBJ_STRING);
+    HP_ASSERT(obj_type_ops(type) != NULL);   /* registered before its first key */
+    HP_ASSERT(payload != NULL);
+    struct shard_db *d = db_of(s, db);
+    struct entry_shape sh;
+    bool ttl = expire_ms != SHARD_NO_EXPIRE;
+    if (!shape_make(&sh, type, key.len, sizeof(payload), ttl))
+        return -1;
+    uint64_t h = key_hash(d, key);
+    struct entry *old = db_lookup(s, d, h, key, now_ms);
+    /* Giving a key its own payload again would free it below. */
+    HP_ASSERT(old == NULL || entry_type(old) == OBJ_STRING || entry_obj(old) != payload);
+    if (old != NULL && fits_in_place(s, old, &sh)) {
+        void *prev = entry_obj(old);
+        entry_obj_set(old, payload);
+        if (ttl)
+            entry_set_expire(old, expire_ms);
+        obj_type_ops(type)->free(s, prev);
+        return 0;
+    }
+    if (ttl_reserve_for(s, d, ttl, old) != 0)
+        return -1;
+    struct entry *e = entry_alloc(s, &sh, key);
+    if (e == NULL)
+        return -1;
+    entry_obj_set(e, payload);
+    if (ttl)
+        entry_set_expire(e, expire_ms);
+    if (old != NULL) {
+        db_replace(s, d, h, old, e);   /* frees old's value */
+    } else if (db_insert(d, h, e) != 0) {
+        entry_dealloc(s, e);   /* the payload stays the caller's */
+        return -1;
+    }
+    return 0;
+}
+
 static uint8_t *str_create(struct shard *s, struct shard_db *d, uint64_t h,
                            struct hp_slice key, size_t len)
 {
@@ -716,18 +833,9 @@ int shard_set_expire(struct shard *s, uint32_t db, struct hp_slice key, int64_t 
     return entry_add_ttl(s, d, h, e, expire_ms) == 0 ? 1 : -1;
 }
 
-/* A copy of e's value bytes into n (same type).  Strings are inline; later
- * types deep-copy here, since n may live in another shard's arena. */
-static void entry_value_copy(struct entry *n, const struct entry *e)
-{
-    switch (entry_type(e)) {
-    case OBJ_STRING:
-        memcpy(entry_val(n), entry_str(e).ptr, entry_vlen(e));
-        break;
-    }
-}
-
-/* New entry named key holding e's type, value and TTL. */
+/* New entry named key holding e's type, value bytes and TTL.  A typed
+ * value's bytes are its payload pointer: n and e then share the payload,
+ * and the caller decides which keeps it (entry_dealloc of the other). */
 static struct entry *entry_clone_as(struct shard *s, const struct entry *e, struct hp_slice key)
 {
     struct entry_shape sh;
@@ -736,9 +844,27 @@ static struct entry *entry_clone_as(struct shard *s, const struct entry *e, stru
     struct entry *n = entry_alloc(s, &sh, key);
     if (n == NULL)
         return NULL;
-    entry_value_copy(n, e);
+    memcpy(entry_val(n), entry_val_c(e), entry_vlen(e));
     if (entry_has_ttl(e))
         entry_set_expire(n, entry_expire_ms(e));
+    return n;
+}
+
+/* entry_clone_as into shard s when e belongs to another shard: a typed
+ * payload is deep-copied into s's arena, so each shard frees its own. */
+static struct entry *entry_copy_as(struct shard *s, const struct entry *e, struct hp_slice key)
+{
+    struct entry *n = entry_clone_as(s, e, key);
+    if (n == NULL || entry_type(e) == OBJ_STRING)
+        return n;
+    const struct type_ops *ops = obj_type_ops(entry_type(e));
+    HP_ASSERT(ops != NULL);
+    void *copy = ops->copy(s, entry_obj(e));
+    if (copy == NULL) {
+        entry_dealloc(s, n);   /* its pointer is e's payload: not freed */
+        return NULL;
+    }
+    entry_obj_set(n, copy);
     return n;
 }
 
@@ -776,7 +902,7 @@ int shard_rename(struct shard *s, uint32_t db, struct hp_slice src, struct hp_sl
         return -1;
     }
     db_unlink(s, d, h, e);
-    entry_free(s, e);   /* strings: copied; later types move their value instead */
+    entry_dealloc(s, e);   /* its value (inline bytes or payload pointer) is n's now */
     return 1;
 }
 
@@ -794,11 +920,11 @@ int shard_adopt_copy(struct shard *s, uint32_t db, struct hp_slice key, const st
                      int64_t now_ms)
 {
     struct shard_db *d = db_of(s, db);
-    struct entry *n = entry_clone_as(s, e, key);
+    struct entry *n = entry_copy_as(s, e, key);
     if (n == NULL)
         return -1;
     if (db_store(s, d, n, now_ms) != 0) {
-        entry_dealloc(s, n);
+        entry_free(s, n);   /* with its copy of a payload */
         return -1;
     }
     return 0;
@@ -932,6 +1058,7 @@ void shard_get_stats(const struct shard *s, struct shard_stats *out)
     out->expired_keys = s->expired_keys;
     out->mem_slab = s->slab.slabs * SLAB_BYTES;
     out->mem_slab_items = s->slab.item_bytes;
+    out->mem_payload = s->mem_payload;
     for (uint32_t i = 0; i < HP_NUM_DBS; i++) {
         out->keys += idx_count(&s->db[i].ix);
         out->expires += s->db[i].ttl_len;

@@ -154,7 +154,7 @@ static const struct type_ops opaque_ops = {
 };
 
 /* "badrec": state_records emits what badrec_mode says. */
-enum { BAD_NONE, BAD_ARGC1, BAD_OTHER_KEY, BAD_AFTER_GOOD };
+enum { BAD_NONE, BAD_ARGC1, BAD_OTHER_KEY, BAD_AFTER_GOOD, BAD_IGNORED };
 static int badrec_mode;
 
 static int badrec_records(const void *p, struct hp_slice key, entry_emit_fn emit, void *arg)
@@ -170,6 +170,10 @@ static int badrec_records(const void *p, struct hp_slice key, entry_emit_fn emit
     case BAD_AFTER_GOOD:
         rc = emit(arg, 2, good);
         return rc != 0 ? rc : emit(arg, 1, good);
+    case BAD_IGNORED:   /* a type that ignores emit's refusal */
+        (void)emit(arg, 2, good);
+        (void)emit(arg, 2, other);
+        return 0;
     default:
         return 0;
     }
@@ -555,10 +559,11 @@ static void test_typed_rename_copy(void)
     CU_ASSERT_EQUAL(stats_of(s).mem_used, 0);
     CU_ASSERT_EQUAL(get_counter(t, 5, "x", NOW)->n, 11);
 
-    /* a copy that runs out of memory half way leaves nothing behind:
-     * fail after 1 allocation = the entry, or after 2 = the counter too */
+    /* a copy that runs out of memory half way leaves nothing behind: fail
+     * the entry (after 0 allocations), the counter (1), its history (2),
+     * the TTL vector slot (3, after the whole copy was made) */
     e = shard_find(t, 5, sl("x"), NOW);
-    for (uint64_t after = 0; after < 3; after++) {
+    for (uint64_t after = 0; after < 4; after++) {
         shard_debug_fail_allocs(s, after);
         CU_ASSERT_EQUAL(shard_adopt_copy(s, 0, sl("y"), e, NOW), -1);
         shard_debug_fail_allocs(s, UINT64_MAX);
@@ -694,6 +699,9 @@ static void test_state_records(void)
     CU_ASSERT_EQUAL(records_of(s, "b", &l), ENTRY_STATE_BAD_RECORD);
     CU_ASSERT_EQUAL(l.n, 1);
     CU_ASSERT_STRING_EQUAL(l.rec[0], "DEL|b");
+    badrec_mode = BAD_IGNORED;
+    CU_ASSERT_EQUAL(records_of(s, "b", &l), ENTRY_STATE_BAD_RECORD);
+    CU_ASSERT_EQUAL(l.n, 1);   /* and no PEXPIREAT after it */
     shard_destroy(s);
 }
 

@@ -393,6 +393,73 @@ static void test_typed_lookup(void)
     shard_destroy(s);
 }
 
+struct scan_seen {
+    unsigned counters, strings;
+};
+
+static void scan_count(void *arg, const struct entry *e)
+{
+    struct scan_seen *seen = arg;
+    if (entry_type(e) == OBJ_COUNTER)
+        seen->counters++;
+    else if (entry_type(e) == OBJ_STRING)
+        seen->strings++;
+}
+
+/* A key over 255 bytes takes the wide header; SCAN and RANDOMKEY see typed
+ * keys like any other. */
+static void test_typed_wide_scan(void)
+{
+    struct shard *s = shard_create(1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    unsigned frees = counter_frees;
+    char wide[301];
+    memset(wide, 'w', 300);
+    wide[300] = 0;
+    struct counter *c = put_counter(s, 0, wide, 300, NOW + 1000);
+    CU_ASSERT_PTR_EQUAL(get_counter(s, 0, wide, NOW), c);
+    CU_ASSERT_EQUAL(entry_key(shard_find(s, 0, sl(wide), NOW)).len, 300);
+    CU_ASSERT_EQUAL(entry_mem_usage(shard_find(s, 0, sl(wide), NOW)),
+                    nallocx(12 + 12 + 300 + 8, 0) + counter_mem(c));
+    CU_ASSERT_EQUAL(shard_rename(s, 0, sl(wide), sl("narrow"), NOW), 1);
+    CU_ASSERT_PTR_EQUAL(get_counter(s, 0, "narrow", NOW), c);
+    CU_ASSERT_EQUAL(shard_rename(s, 0, sl("narrow"), sl(wide), NOW), 1);
+    CU_ASSERT_PTR_EQUAL(get_counter(s, 0, wide, NOW), c);
+    CU_ASSERT_EQUAL(entry_expire_ms(shard_find(s, 0, sl(wide), NOW)), NOW + 1000);
+    assert_accounting_exact(s);
+
+    char key[32];
+    for (int i = 0; i < 50; i++) {
+        snprintf(key, sizeof(key), "c:%d", i);
+        put_counter(s, 0, key, i, SHARD_NO_EXPIRE);
+        snprintf(key, sizeof(key), "s:%d", i);
+        CU_ASSERT_EQUAL_FATAL(shard_set_str(s, 0, sl(key), sl("v"), SHARD_NO_EXPIRE, NOW), 0);
+    }
+    struct scan_seen seen = {0};
+    uint64_t cursor = 0;
+    do {
+        cursor = shard_scan(s, 0, cursor, 10, NOW, scan_count, &seen);
+    } while (cursor != 0);
+    CU_ASSERT_EQUAL(seen.counters, 51);
+    CU_ASSERT_EQUAL(seen.strings, 50);
+    struct entry *r = shard_random(s, 0, NOW, 12345);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    CU_ASSERT(entry_type(r) == OBJ_COUNTER || entry_type(r) == OBJ_STRING);
+    /* the wide key expires during a scan: deleted, payload freed */
+    seen = (struct scan_seen){0};
+    cursor = 0;
+    do {
+        cursor = shard_scan(s, 0, cursor, 10, NOW + 1000, scan_count, &seen);
+    } while (cursor != 0);
+    CU_ASSERT_EQUAL(seen.counters, 50);
+    CU_ASSERT_EQUAL(counter_frees, frees + 1);
+    shard_flush_db(s, 0);
+    CU_ASSERT_EQUAL(counter_frees, frees + 51);
+    CU_ASSERT_EQUAL(stats_of(s).mem_used, 0);
+    assert_accounting_exact(s);
+    shard_destroy(s);
+}
+
 static void test_typed_overwrite(void)
 {
     struct shard *s = shard_create(1);
@@ -710,6 +777,7 @@ static CU_TestInfo types_tests[] = {
     {"type registry and names", test_registry},
     {"string TYPE and OBJECT ENCODING names", test_string_names},
     {"typed lookup, WRONGTYPE, payload growth, delete", test_typed_lookup},
+    {"wide keys, SCAN and RANDOMKEY over typed keys", test_typed_wide_scan},
     {"overwrite by any type frees the payload", test_typed_overwrite},
     {"TTLs, lazy and active expiry of typed keys", test_typed_expiry},
     {"FLUSHDB and shard_destroy free payloads", test_typed_flush_destroy},

@@ -2,26 +2,14 @@
  * shard.c - one shard's keyspace: entries, per-db index, TTLs, accounting.
  * Contracts in shard.h; design and measured overheads in docs/STORAGE.md.
  *
- * An entry is ONE allocation: header, optional TTL extension, key bytes,
- * value bytes.  Up to SLAB_MAX_ITEM bytes it is an item of the shard's slab
- * pool (storage/slab.h: 4-byte classes, so a 52-byte entry costs 52 bytes,
- * not jemalloc's 64); larger, a jemalloc allocation of its own.  The header is 4 bytes when the key is at most 255
- * bytes and the value at most 65535 (nearly every cache key), else 12:
- *
- *   narrow: [meta][klen:u8][vlen:u16]            4 bytes
- *   wide:   [meta][0][0][0][klen:u32][vlen:u32]  12 bytes
- *   + TTL:  [expire_ms:i64][ttl_pos:u32]         12 bytes, only with a TTL
- *   then key bytes, then value bytes (strings inline; later types store a
- *   pointer or an inline encoding as their value bytes).
- *
- * meta = type (low 4 bits) | ENTRY_TTL | ENTRY_WIDE | ENTRY_SLAB (where the
- * memory came from; not part of the layout, so shape comparisons mask it).  ttl_pos is the entry's
- * index in its db's TTL vector, so removing a TTL is O(1).
+ * The entry layout (one allocation per key) is in entry.h.
  */
 #include "shard.h"
 
+#include "entry.h"
 #include "index.h"
 #include "slab.h"
+#include "types.h"
 #include "../common/log.h"
 
 #include <jemalloc/jemalloc.h>
@@ -29,24 +17,9 @@
 #include <sys/random.h>
 #include <time.h>
 
-#define ENTRY_TYPE_MASK 0x0fu
-#define ENTRY_TTL 0x10u
-#define ENTRY_WIDE 0x20u
-#define ENTRY_SLAB 0x40u   /* lives in the shard's slab pool, not a jemalloc allocation */
-#define NARROW_MAX_KEY 255u
-#define NARROW_MAX_VAL 65535u
-#define NARROW_HDR 4u
-#define WIDE_HDR 12u
-#define TTL_EXT 12u
-
 #define TTL_VEC_MIN 16u
 #define SCAN_EXPIRED_MAX 64u   /* expired keys one scan step reclaims */
 #define INDEX_ALIGN 64
-
-struct entry {
-    uint8_t meta;
-    uint8_t rest[];
-};
 
 struct shard_db {
     struct index ix;
@@ -63,6 +36,7 @@ struct shard {
     uint32_t expire_db;     /* expire cycle's round-robin db */
     uint64_t mem_used;
     uint64_t mem_index;
+    uint64_t mem_payload;   /* of mem_used: type payloads (shard_alloc) */
     uint64_t expired_keys;
     uint64_t allocs_left;   /* test hook: allocations before failing */
     struct idx_ops ops;
@@ -71,78 +45,7 @@ struct shard {
     struct shard_db db[HP_NUM_DBS];
 };
 
-/* ---- entry layout ------------------------------------------------------- */
-
-static inline uint16_t rd16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
-static inline uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
-static inline int64_t rd64s(const uint8_t *p) { int64_t v; memcpy(&v, p, 8); return v; }
-static inline void wr16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
-static inline void wr32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static inline void wr64s(uint8_t *p, int64_t v) { memcpy(p, &v, 8); }
-
-/* Header size by (meta >> 4) & 3: bit 0 = TTL, bit 1 = wide. */
-static const uint8_t entry_hdr_size[4] = {
-    NARROW_HDR, NARROW_HDR + TTL_EXT, WIDE_HDR, WIDE_HDR + TTL_EXT,
-};
-
-/* Byte `off` (>= 1) of the entry; offsets count from meta, which is byte 0. */
-static inline const uint8_t *entry_at_c(const struct entry *e, size_t off) { return e->rest + (off - 1); }
-static inline uint8_t *entry_at(struct entry *e, size_t off) { return e->rest + (off - 1); }
-static inline bool entry_has_ttl(const struct entry *e) { return (e->meta & ENTRY_TTL) != 0; }
-static inline size_t entry_hdr(const struct entry *e) { return entry_hdr_size[(e->meta >> 4) & 3u]; }
-
-static inline uint32_t entry_klen(const struct entry *e)
-{
-    return (e->meta & ENTRY_WIDE) ? rd32(entry_at_c(e, 4)) : *entry_at_c(e, 1);
-}
-
-static inline uint32_t entry_vlen(const struct entry *e)
-{
-    return (e->meta & ENTRY_WIDE) ? rd32(entry_at_c(e, 8)) : rd16(entry_at_c(e, 2));
-}
-
-static inline uint8_t *entry_ttl_ext(struct entry *e)
-{
-    return entry_at(e, (e->meta & ENTRY_WIDE) ? WIDE_HDR : NARROW_HDR);
-}
-
-static inline const uint8_t *entry_ttl_ext_c(const struct entry *e)
-{
-    return entry_at_c(e, (e->meta & ENTRY_WIDE) ? WIDE_HDR : NARROW_HDR);
-}
-
-static inline uint8_t *entry_val(struct entry *e)
-{
-    return entry_at(e, entry_hdr(e) + entry_klen(e));
-}
-
-static inline size_t entry_size(const struct entry *e)
-{
-    return entry_hdr(e) + entry_klen(e) + entry_vlen(e);
-}
-
-static inline uint32_t entry_ttl_pos(const struct entry *e)
-{
-    return rd32(entry_ttl_ext_c(e) + 8);
-}
-
-static inline void entry_set_ttl_pos(struct entry *e, uint32_t pos)
-{
-    wr32(entry_ttl_ext(e) + 8, pos);
-}
-
-static inline void entry_set_expire(struct entry *e, int64_t ms)
-{
-    wr64s(entry_ttl_ext(e), ms);
-}
-
-static void entry_set_vlen(struct entry *e, uint32_t vlen)
-{
-    if (e->meta & ENTRY_WIDE)
-        wr32(entry_at(e, 8), vlen);
-    else
-        wr16(entry_at(e, 2), (uint16_t)vlen);
-}
+/* ---- entries (layout in entry.h) ------------------------------------- */
 
 struct hp_slice entry_key(const struct entry *e)
 {
@@ -163,45 +66,6 @@ struct hp_slice entry_str(const struct entry *e)
 int64_t entry_expire_ms(const struct entry *e)
 {
     return entry_has_ttl(e) ? rd64s(entry_ttl_ext_c(e)) : SHARD_NO_EXPIRE;
-}
-
-static inline bool entry_expired(const struct entry *e, int64_t now_ms)
-{
-    return entry_has_ttl(e) && rd64s(entry_ttl_ext_c(e)) <= now_ms;
-}
-
-/* The layout an entry will have, computed before allocating it. */
-struct entry_shape {
-    uint8_t meta;
-    uint32_t klen;
-    uint32_t vlen;
-    size_t size;
-};
-
-static bool shape_make(struct entry_shape *sh, enum obj_type type, size_t klen,
-                       size_t vlen, bool ttl)
-{
-    if (klen > SHARD_MAX_KEY_LEN || vlen > SHARD_MAX_STR_LEN)
-        return false;
-    bool wide = klen > NARROW_MAX_KEY || vlen > NARROW_MAX_VAL;
-    sh->meta = (uint8_t)((unsigned)type | (ttl ? ENTRY_TTL : 0) | (wide ? ENTRY_WIDE : 0));
-    sh->klen = (uint32_t)klen;
-    sh->vlen = (uint32_t)vlen;
-    sh->size = entry_hdr_size[(sh->meta >> 4) & 3u] + klen + vlen;
-    return true;
-}
-
-static void entry_write_header(struct entry *e, const struct entry_shape *sh)
-{
-    e->meta = sh->meta;
-    if (sh->meta & ENTRY_WIDE) {
-        memset(entry_at(e, 1), 0, 3);
-        wr32(entry_at(e, 4), sh->klen);
-        wr32(entry_at(e, 8), sh->vlen);
-    } else {
-        *entry_at(e, 1) = (uint8_t)sh->klen;
-        wr16(entry_at(e, 2), (uint16_t)sh->vlen);
-    }
 }
 
 /* ---- memory ------------------------------------------------------------- */
@@ -282,14 +146,15 @@ static struct entry *entry_alloc(struct shard *s, const struct entry_shape *sh,
     return e;
 }
 
-/* Releases what a value owns outside the entry (nothing for strings; the
- * hook for hashes, lists, sets and zsets). */
+/* Releases what a value owns outside the entry: nothing for a string (the
+ * one test on the string path), the payload for any other type. */
 static void entry_value_release(struct shard *s, struct entry *e)
 {
-    switch (entry_type(e)) {
-    case OBJ_STRING:
-        break;
-    }
+    if (HP_LIKELY(entry_type(e) == OBJ_STRING))
+        return;
+    const struct type_ops *ops = obj_type_ops(entry_type(e));
+    HP_ASSERT(ops != NULL);
+    ops->free(s, entry_obj(e));
 }
 
 /* Frees the allocation only (the value, if it owns anything, moved on). */
@@ -355,6 +220,80 @@ static void slab_mem_free(void *ctx, void *p, size_t size)
     HP_ASSERT(usable >= size && s->mem_used >= usable);
     s->mem_used -= usable;
     sdallocx(p, usable, s->mflags | MALLOCX_ALIGN(SLAB_BYTES));
+}
+
+/* ---- payload memory (types.h) ------------------------------------------- */
+
+static void *payload_account(struct shard *s, void *p)
+{
+    if (p != NULL) {
+        size_t usable = sallocx(p, 0);
+        s->mem_used += usable;
+        s->mem_payload += usable;
+    }
+    return p;
+}
+
+static void payload_unaccount(struct shard *s, size_t usable)
+{
+    HP_ASSERT(s->mem_payload >= usable);
+    HP_ASSERT(s->mem_used >= usable);
+    s->mem_payload -= usable;
+    s->mem_used -= usable;
+}
+
+void *shard_alloc(struct shard *s, size_t size)
+{
+    if (size == 0 || size > SHARD_ALLOC_MAX)
+        return NULL;
+    return payload_account(s, shard_mallocx(s, size, 0));
+}
+
+void *shard_zalloc(struct shard *s, size_t size)
+{
+    if (size == 0 || size > SHARD_ALLOC_MAX)
+        return NULL;
+    return payload_account(s, shard_mallocx(s, size, MALLOCX_ZERO));
+}
+
+void *shard_realloc(struct shard *s, void *p, size_t size)
+{
+    if (p == NULL)
+        return shard_alloc(s, size);
+    if (size == 0 || size > SHARD_ALLOC_MAX)
+        return NULL;
+    size_t old_usable = sallocx(p, 0);
+    void *n = shard_rallocx(s, p, size);
+    if (n == NULL)
+        return NULL;
+    payload_unaccount(s, old_usable);
+    return payload_account(s, n);
+}
+
+void shard_free(struct shard *s, void *p)
+{
+    if (p == NULL)
+        return;
+    size_t usable = sallocx(p, 0);
+    payload_unaccount(s, usable);
+    sdallocx(p, usable, s->mflags);
+}
+
+size_t shard_alloc_size(const void *p)
+{
+    return sallocx(p, 0);
+}
+
+size_t entry_mem_usage(const struct entry *e)
+{
+    size_t bytes = entry_usable(e);
+    if (entry_type(e) != OBJ_STRING) {
+        const struct type_ops *ops = obj_type_ops(entry_type(e));
+        HP_ASSERT(ops != NULL);
+        if (ops->mem_usage != NULL)
+            bytes += ops->mem_usage(entry_obj(e));
+    }
+    return bytes;
 }
 
 /* ---- TTL vector --------------------------------------------------------- */
@@ -682,6 +621,46 @@ int shard_set_str(struct shard *s, uint32_t db, struct hp_slice key, struct hp_s
     return 0;
 }
 
+int shard_obj_set(struct shard *s, uint32_t db, struct hp_slice key, enum obj_type type,
+                  void *payload, int64_t expire_ms, int64_t now_ms)
+{
+    HP_ASSERT(type != OBJ_STRING);
+    HP_ASSERT(obj_type_ops(type) != NULL);   /* registered before its first key */
+    HP_ASSERT(payload != NULL);
+    struct shard_db *d = db_of(s, db);
+    struct entry_shape sh;
+    bool ttl = expire_ms != SHARD_NO_EXPIRE;
+    if (!shape_make(&sh, type, key.len, sizeof(payload), ttl))
+        return -1;
+    uint64_t h = key_hash(d, key);
+    struct entry *old = db_lookup(s, d, h, key, now_ms);
+    /* Giving a key its own payload again would free it below. */
+    HP_ASSERT(old == NULL || entry_type(old) == OBJ_STRING || entry_obj(old) != payload);
+    if (old != NULL && fits_in_place(s, old, &sh)) {
+        void *prev = entry_obj(old);
+        entry_obj_set(old, payload);
+        if (ttl)
+            entry_set_expire(old, expire_ms);
+        obj_type_ops(type)->free(s, prev);
+        return 0;
+    }
+    if (ttl_reserve_for(s, d, ttl, old) != 0)
+        return -1;
+    struct entry *e = entry_alloc(s, &sh, key);
+    if (e == NULL)
+        return -1;
+    entry_obj_set(e, payload);
+    if (ttl)
+        entry_set_expire(e, expire_ms);
+    if (old != NULL) {
+        db_replace(s, d, h, old, e);   /* frees old's value */
+    } else if (db_insert(d, h, e) != 0) {
+        entry_dealloc(s, e);   /* the payload stays the caller's */
+        return -1;
+    }
+    return 0;
+}
+
 static uint8_t *str_create(struct shard *s, struct shard_db *d, uint64_t h,
                            struct hp_slice key, size_t len)
 {
@@ -854,18 +833,9 @@ int shard_set_expire(struct shard *s, uint32_t db, struct hp_slice key, int64_t 
     return entry_add_ttl(s, d, h, e, expire_ms) == 0 ? 1 : -1;
 }
 
-/* A copy of e's value bytes into n (same type).  Strings are inline; later
- * types deep-copy here, since n may live in another shard's arena. */
-static void entry_value_copy(struct entry *n, const struct entry *e)
-{
-    switch (entry_type(e)) {
-    case OBJ_STRING:
-        memcpy(entry_val(n), entry_str(e).ptr, entry_vlen(e));
-        break;
-    }
-}
-
-/* New entry named key holding e's type, value and TTL. */
+/* New entry named key holding e's type, value bytes and TTL.  A typed
+ * value's bytes are its payload pointer: n and e then share the payload,
+ * and the caller decides which keeps it (entry_dealloc of the other). */
 static struct entry *entry_clone_as(struct shard *s, const struct entry *e, struct hp_slice key)
 {
     struct entry_shape sh;
@@ -874,9 +844,27 @@ static struct entry *entry_clone_as(struct shard *s, const struct entry *e, stru
     struct entry *n = entry_alloc(s, &sh, key);
     if (n == NULL)
         return NULL;
-    entry_value_copy(n, e);
+    memcpy(entry_val(n), entry_val_c(e), entry_vlen(e));
     if (entry_has_ttl(e))
         entry_set_expire(n, entry_expire_ms(e));
+    return n;
+}
+
+/* entry_clone_as into shard s when e belongs to another shard: a typed
+ * payload is deep-copied into s's arena, so each shard frees its own. */
+static struct entry *entry_copy_as(struct shard *s, const struct entry *e, struct hp_slice key)
+{
+    struct entry *n = entry_clone_as(s, e, key);
+    if (n == NULL || entry_type(e) == OBJ_STRING)
+        return n;
+    const struct type_ops *ops = obj_type_ops(entry_type(e));
+    HP_ASSERT(ops != NULL);
+    void *copy = ops->copy(s, entry_obj(e));
+    if (copy == NULL) {
+        entry_dealloc(s, n);   /* its pointer is e's payload: not freed */
+        return NULL;
+    }
+    entry_obj_set(n, copy);
     return n;
 }
 
@@ -914,7 +902,7 @@ int shard_rename(struct shard *s, uint32_t db, struct hp_slice src, struct hp_sl
         return -1;
     }
     db_unlink(s, d, h, e);
-    entry_free(s, e);   /* strings: copied; later types move their value instead */
+    entry_dealloc(s, e);   /* its value (inline bytes or payload pointer) is n's now */
     return 1;
 }
 
@@ -932,11 +920,11 @@ int shard_adopt_copy(struct shard *s, uint32_t db, struct hp_slice key, const st
                      int64_t now_ms)
 {
     struct shard_db *d = db_of(s, db);
-    struct entry *n = entry_clone_as(s, e, key);
+    struct entry *n = entry_copy_as(s, e, key);
     if (n == NULL)
         return -1;
     if (db_store(s, d, n, now_ms) != 0) {
-        entry_dealloc(s, n);
+        entry_free(s, n);   /* with its copy of a payload */
         return -1;
     }
     return 0;
@@ -1070,6 +1058,7 @@ void shard_get_stats(const struct shard *s, struct shard_stats *out)
     out->expired_keys = s->expired_keys;
     out->mem_slab = s->slab.slabs * SLAB_BYTES;
     out->mem_slab_items = s->slab.item_bytes;
+    out->mem_payload = s->mem_payload;
     for (uint32_t i = 0; i < HP_NUM_DBS; i++) {
         out->keys += idx_count(&s->db[i].ix);
         out->expires += s->db[i].ttl_len;

@@ -24,10 +24,20 @@
 
 #include "../common/hp_common.h"
 
+/* The type tag of an entry (4 bits of its header, so at most OBJ_TYPE_MAX
+ * tags).  Strings are built in; every other type is a module that
+ * registers its struct type_ops (storage/types.h) for its tag before any
+ * key of it exists.  Tags not named here are unassigned (unit tests
+ * register their own types there). */
 enum obj_type {
     OBJ_STRING = 0,
-    /* later issues add hash, list, set, zset */
+    OBJ_HASH = 1,       /* tags reserved for the type modules to come */
+    OBJ_LIST = 2,
+    OBJ_SET = 3,
+    OBJ_ZSET = 4,
+    OBJ_STREAM = 5,
 };
+#define OBJ_TYPE_MAX 16u
 
 #define SHARD_NO_EXPIRE (-1)   /* entry has no TTL */
 
@@ -43,7 +53,7 @@ struct shard;
 /* --- entries (read-only accessors) ------------------------------------ */
 struct hp_slice entry_key(const struct entry *e);
 enum obj_type entry_type(const struct entry *e);
-/* OBJ_STRING value bytes. */
+/* OBJ_STRING value bytes (asserts the type: others use types.h). */
 struct hp_slice entry_str(const struct entry *e);
 /* Absolute Unix ms, or SHARD_NO_EXPIRE. */
 int64_t entry_expire_ms(const struct entry *e);
@@ -95,7 +105,8 @@ int shard_set_expire(struct shard *s, uint32_t db, struct hp_slice key,
 /* Move src to dst inside this shard (dst replaced if it exists; TTL moves
  * with the value).  Returns 1 on success, 0 if src does not exist, -1 if
  * memory cannot be allocated (nothing changed then): the entry stores its
- * key inline, so a rename builds a new entry. */
+ * key inline, so a rename builds a new entry (a typed value's payload moves
+ * to it, not copied). */
 int shard_rename(struct shard *s, uint32_t db, struct hp_slice src,
                  struct hp_slice dst, int64_t now_ms);
 
@@ -105,7 +116,9 @@ int shard_rename(struct shard *s, uint32_t db, struct hp_slice src,
 struct entry *shard_detach(struct shard *s, uint32_t db, struct hp_slice key,
                            int64_t now_ms);
 /* Copy a detached entry into this shard under name `key` (replacing an
- * existing key), keeping type, value and TTL.  Returns 0 or -1 (OOM). */
+ * existing key), keeping type, value and TTL; a typed value is deep-copied
+ * into this shard's arena by its type's ops->copy.  Returns 0 or -1 (OOM,
+ * nothing changed). */
 int shard_adopt_copy(struct shard *s, uint32_t db, struct hp_slice key,
                      const struct entry *e, int64_t now_ms);
 void shard_entry_free(struct shard *owner, struct entry *e);
@@ -154,6 +167,7 @@ struct shard_stats {
     uint64_t rehashing;         /* 1 while an incremental resize is running */
     uint64_t mem_slab;          /* of mem_used: slabs holding small entries */
     uint64_t mem_slab_items;    /* of mem_slab: bytes of live entries (size classes) */
+    uint64_t mem_payload;       /* of mem_used: type payloads (shard_alloc, types.h) */
 };
 void shard_get_stats(const struct shard *s, struct shard_stats *out);
 

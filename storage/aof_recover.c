@@ -447,11 +447,10 @@ static int replay_segment(struct rcv *r, const char *name, struct replayer *ps, 
             continue;
         const struct aof_rec *fr = &ps[t].fail_rec;
         if (ps[t].fail_why != NULL)
-            return refuse(r, "segment %s: shard %u LSN %llu (group %llu): %s (more than %zu MB "
-                          "held; the limit is aof_recover_opts.group_buffer_bytes); refusing "
-                          "to start", name, fr->shard, (unsigned long long)fr->lsn,
-                          (unsigned long long)fr->group.id, ps[t].fail_why,
-                          r->held_max >> 20);
+            return refuse(r, "segment %s: shard %u LSN %llu (group %llu): %s (more than %zu "
+                          "bytes held; the limit is aof_recover_opts.group_buffer_bytes); "
+                          "refusing to start", name, fr->shard, (unsigned long long)fr->lsn,
+                          (unsigned long long)fr->group.id, ps[t].fail_why, r->held_max);
         if (ps[t].fail_off == SIZE_MAX)
             return refuse(r, "replay callback failed for shard %u LSN %llu (a record held "
                           "for group %llu, before segment %s)", fr->shard,

@@ -44,6 +44,7 @@
 
 #include "../common/clock.h"
 #include "../common/log.h"
+#include "aof_gtrack.h"
 
 #define RING_WRAP_MARK 0xffffffffu    /* cannot be a record magic */
 #define URING_DEPTH 16             /* write + linked sync + AOF_SYNC_DEPTH_MAX pipelined syncs */
@@ -117,6 +118,7 @@ struct aof_log {
     uint32_t man_cap;
     int final_error;
     bool rw_seen;                  /* rewrite_step has looked at the pending request */
+    struct aof_gtrack gtrack;      /* groups staged: a rewrite must not split one */
     /* commit pipeline (appendfsync always): syncs in flight, FIFO in
      * submission order; slot i covers file offsets < pipe_end[i] of the
      * current segment and the LSNs pipe_lsn[i][s] */
@@ -883,6 +885,8 @@ static bool drain_ring(struct aof_log *l, struct aof_ring *r)
         }
         memcpy(l->stage + l->stage_len, rec, len);
         l->stage_len += len;
+        if (aof_load32(rec) == AOF_REC_MAGIC_GRP)
+            aof_gtrack_member(&l->gtrack, aof_load64(rec + 40), aof_load32(rec + 48), l->seg_id);
         r->staged_lsn = aof_load64(rec + 16);
         if (r->keep_seg == 0) {
             uint64_t cut = atomic_load_explicit(&r->cut_lsn, memory_order_relaxed);
@@ -1442,7 +1446,7 @@ static int rewrite_step(struct aof_log *l)
         if (r->keep_seg != 0 && r->keep_seg < keep)
             keep = r->keep_seg;
     }
-    int rc = rewrite_drop_before(l, keep);
+    int rc = rewrite_drop_before(l, aof_gtrack_keep(&l->gtrack, keep));
     if (rc != 0)
         log_warning("AOF: rewrite could not update the manifest: %s (the old log stays valid)",
                     strerror(-rc));
@@ -1715,6 +1719,7 @@ static void log_free(struct aof_log *l)
     free(l->stage);
     free(l->hdr_block);
     aof_manifest_free(&l->man);
+    aof_gtrack_free(&l->gtrack);
     free(l);
 }
 

@@ -13,6 +13,7 @@
 #include "../../common/clock.h"
 #include "../../common/log.h"
 #include "../../storage/aof_group.h"
+#include "../../storage/aof_gtrack.h"
 #include "../../storage/aof_log.h"
 #include "../../storage/aof_record.h"
 #include "../../storage/aof_recover.h"
@@ -614,6 +615,109 @@ static void test_log_group_api_and_restart(void)
     remove_dir(dir);
 }
 
+/* SET g<shard>:<lsn> v through the log (grouped when g != NULL). */
+static uint64_t log_rec(struct aof_log *l, uint32_t s, const struct aof_group *g)
+{
+    char key[32];
+    int kl = snprintf(key, sizeof(key), "g%u:%llu", s,
+                      (unsigned long long)aof_log_last_lsn(l, s) + 1);
+    struct hp_slice argv[3] = {hp_slice_make("SET", 3), hp_slice_make(key, (size_t)kl),
+                               hp_slice_make("v", 1)};
+    uint64_t lsn = 0;
+    enum aof_append rc;
+    for (int tries = 0; tries < 100000; tries++) {
+        rc = g == NULL ? aof_log_append(l, s, 0, 1, 3, argv, &lsn)
+                       : aof_log_append_grouped(l, s, 0, 1, 3, argv, g, &lsn);
+        if (rc != AOF_APPEND_BUSY)
+            break;
+        usleep(100);
+    }
+    CU_ASSERT(rc == AOF_APPEND_OK);
+    return lsn;
+}
+
+/* A group whose first member is in a segment a rewrite would drop and
+ * whose last member is after the cut: the rewrite keeps the first member's
+ * segment, so the group is still whole after restart. */
+static void test_log_rewrite_keeps_straddling_group(void)
+{
+    char dir[64];
+    make_dir(dir, sizeof(dir));
+    struct aof_log_config c;
+    aof_log_config_init(&c, dir);
+    c.nshards = 2;
+    c.ring_bytes = 64 * 1024;
+    c.staging_bytes = 64 * 1024;
+    c.segment_bytes = 64 * 1024;
+    c.fsync = AOF_FSYNC_ALWAYS;
+    int err;
+    struct aof_log *l = aof_log_open(&c, &err);
+    CU_ASSERT_FATAL(l != NULL);
+    struct aof_group g = {.id = aof_log_group_id(l), .count = 2, .index = 0};
+    log_rec(l, 0, &g);                     /* member 0, shard 0, segment 1 */
+    struct aof_log_stats st;
+    for (int n = 0; n < 100000; n++) {     /* older writes until segment 3 */
+        log_rec(l, 0, NULL);
+        aof_log_get_stats(l, &st);
+        if (st.current_segment >= 3)
+            break;
+    }
+    CU_ASSERT_FATAL(st.current_segment >= 3);
+    uint64_t end[HP_MAX_SHARDS] = {0};
+    for (uint32_t s = 0; s < 2; s++)
+        aof_log_rewrite_mark(l, s, aof_log_last_lsn(l, s) + 1);
+    g.index = 1;
+    end[1] = log_rec(l, 1, &g);            /* member 1, after shard 1's cut */
+    end[0] = log_rec(l, 0, NULL);          /* shard 0's snapshot */
+    CU_ASSERT(aof_log_rewrite_finish(l, end));
+    for (int i = 0; i < 20000 && aof_log_rewrites_done(l, NULL) < 1; i++)
+        usleep(500);
+    int status = -1;
+    CU_ASSERT_EQUAL(aof_log_rewrites_done(l, &status), 1);
+    CU_ASSERT_EQUAL(status, 0);
+    CU_ASSERT_EQUAL(aof_log_close(l), 0);
+    static struct seen k;
+    struct aof_recover_result res;
+    CU_ASSERT_EQUAL_FATAL(recover_seen(dir, &k, 2, 0, &res), 0);
+    CU_ASSERT_EQUAL(k.grouped, 2);
+    CU_ASSERT_EQUAL(k.n[1], 1);
+    CU_ASSERT_EQUAL(res.groups_dropped, 0);
+    CU_ASSERT_EQUAL(res.resume.segment_ids[0], 1); /* kept for the group */
+    aof_recover_result_free(&res);
+    remove_dir(dir);
+}
+
+/* The tracker's rule on its own: pairs chain, open groups hold, the floor. */
+static void test_gtrack_keep(void)
+{
+    struct aof_gtrack t;
+    memset(&t, 0, sizeof(t));
+    CU_ASSERT_EQUAL(aof_gtrack_keep(&t, 9), 9);
+    /* Segments only grow as the thread stages. */
+    aof_gtrack_member(&t, 2, 2, 2);
+    aof_gtrack_member(&t, 1, 2, 3);
+    aof_gtrack_member(&t, 2, 2, 4);        /* pair (2, 4) */
+    aof_gtrack_member(&t, 1, 2, 5);        /* pair (3, 5): keeping 3 needs 2 as well */
+    aof_gtrack_member(&t, 3, 1, 6);        /* one member: nothing to track */
+    /* (A later rewrite never keeps less than an earlier one did.) */
+    CU_ASSERT_EQUAL(aof_gtrack_keep(&t, 5), 2);
+    CU_ASSERT_EQUAL(t.npairs, 2);
+    CU_ASSERT_EQUAL(aof_gtrack_keep(&t, 6), 6);
+    CU_ASSERT_EQUAL(t.npairs, 0);          /* both end before 6: forgotten */
+    aof_gtrack_member(&t, 4, 3, 7);        /* open from segment 7 */
+    CU_ASSERT_EQUAL(aof_gtrack_keep(&t, 8), 7);
+    aof_gtrack_member(&t, 4, 3, 7);
+    aof_gtrack_member(&t, 4, 3, 8);        /* closed: pair (7, 8) */
+    CU_ASSERT_EQUAL(aof_gtrack_keep(&t, 8), 7);
+    CU_ASSERT_EQUAL(aof_gtrack_keep(&t, 9), 9);
+    CU_ASSERT_EQUAL(t.nopen, 0);
+    for (uint64_t id = 100; id < 100 + AOF_GTRACK_OPEN_MAX + 1; id++)
+        aof_gtrack_member(&t, id, 2, 10 + (id > 100 + AOF_GTRACK_OPEN_MAX - 1 ? 1 : 0));
+    CU_ASSERT_EQUAL(t.floor, 11);          /* the untracked one */
+    CU_ASSERT_EQUAL(aof_gtrack_keep(&t, 20), 10);
+    aof_gtrack_free(&t);
+}
+
 static CU_TestInfo format_tests[] = {
     {"HPR1 record unchanged (golden bytes)", test_v1_record_unchanged},
     {"HPR2 grouped record roundtrip, limits", test_v2_record_roundtrip},
@@ -634,6 +738,8 @@ static CU_TestInfo recover_tests[] = {
 
 static CU_TestInfo log_tests[] = {
     {"grouped append API, ids across restart", test_log_group_api_and_restart},
+    {"rewrite keeps a straddling group whole", test_log_rewrite_keeps_straddling_group},
+    {"tracker keep rule and limit", test_gtrack_keep},
     CU_TEST_INFO_NULL,
 };
 

@@ -687,6 +687,74 @@ static void test_log_rewrite_keeps_straddling_group(void)
     remove_dir(dir);
 }
 
+/* The recovery table against a reference: many groups, members noted in
+ * a shuffled order (collisions and backward-shift deletions), states right
+ * at every step for a sample, then close/sweep. */
+static void test_gtab_reference(void)
+{
+    enum { NG = 30000 };
+    static uint32_t cnt[NG], seen[NG];
+    static struct aof_group mem[NG * 4];
+    uint32_t nm = 0;
+    uint64_t x = 12345;
+    for (uint32_t i = 0; i < NG; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        cnt[i] = 1 + (uint32_t)(x >> 60) % 4;
+        seen[i] = 0;
+        for (uint32_t m = 0; m < cnt[i]; m++) {
+            /* ids spread so that many share a home slot */
+            mem[nm].id = 1 + (uint64_t)i * 131072u;
+            mem[nm].count = cnt[i];
+            mem[nm].index = m;
+            nm++;
+        }
+    }
+    /* A local shuffle: each member moves at most ~64 places, so at most a
+     * few hundred groups are open at once (the table's limit is far). */
+    for (uint32_t i = 0; i + 1 < nm; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        uint32_t j = i + (uint32_t)(x >> 58) % HP_MIN(64u, nm - i);
+        struct aof_group t = mem[i];
+        mem[i] = mem[j];
+        mem[j] = t;
+    }
+    struct aof_gtab *t = aof_gtab_new();
+    CU_ASSERT_FATAL(t != NULL);
+    char why[160];
+    bool ok = true;
+    for (uint32_t k = 0; k < nm / 2; k++) {
+        uint32_t g = (uint32_t)((mem[k].id - 1) / 131072u);
+        ok &= aof_gtab_note(t, &mem[k], why, sizeof(why)) == 0;
+        seen[g]++;
+        for (uint32_t probe = g % 97; probe < NG; probe += 997) {
+            enum aof_gstate want = seen[probe] == cnt[probe] || seen[probe] == 0
+                                       ? AOF_GS_COMPLETE : AOF_GS_OPEN;
+            ok &= aof_gtab_state(t, 1 + (uint64_t)probe * 131072u) == want;
+        }
+    }
+    CU_ASSERT(ok);
+    uint32_t open = 0;
+    for (uint32_t g = 0; g < NG; g++)
+        open += seen[g] != 0 && seen[g] < cnt[g];
+    CU_ASSERT_EQUAL(aof_gtab_open(t), open);
+    CU_ASSERT_EQUAL(aof_gtab_close_open(t), open);
+    for (uint32_t g = 0; g < NG; g++)
+        if (seen[g] != 0 && seen[g] < cnt[g])
+            ok &= aof_gtab_state(t, 1 + (uint64_t)g * 131072u) == AOF_GS_DEAD;
+    CU_ASSERT(ok);
+    aof_gtab_sweep_dead(t);
+    for (uint32_t g = 0; g < NG; g++)
+        ok &= aof_gtab_state(t, 1 + (uint64_t)g * 131072u) == AOF_GS_COMPLETE;
+    CU_ASSERT(ok);
+    CU_ASSERT_EQUAL(aof_gtab_max_id(t) > 0, true);
+    /* The rest of the members: groups that died are refused when reused. */
+    uint32_t refused = 0;
+    for (uint32_t k = nm / 2; k < nm; k++)
+        refused += aof_gtab_note(t, &mem[k], why, sizeof(why)) != 0;
+    CU_ASSERT_EQUAL(refused, 0); /* swept: forgotten, so no longer recognised */
+    aof_gtab_free(t);
+}
+
 /* The tracker's rule on its own: pairs chain, open groups hold, the floor. */
 static void test_gtrack_keep(void)
 {
@@ -740,6 +808,7 @@ static CU_TestInfo log_tests[] = {
     {"grouped append API, ids across restart", test_log_group_api_and_restart},
     {"rewrite keeps a straddling group whole", test_log_rewrite_keeps_straddling_group},
     {"tracker keep rule and limit", test_gtrack_keep},
+    {"recovery group table vs reference", test_gtab_reference},
     CU_TEST_INFO_NULL,
 };
 

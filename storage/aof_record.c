@@ -104,7 +104,7 @@ uint32_t aof_crc32c(uint32_t crc, const void *buf, size_t len)
 }
 
 /* Size of a record with a header of hdr bytes, or 0 if it cannot exist. */
-static size_t record_size(uint32_t hdr, uint32_t argc, const struct hp_slice *argv)
+static inline size_t record_size(uint32_t hdr, uint32_t argc, const struct hp_slice *argv)
 {
     if (argc == 0 || argc > AOF_REC_MAX_ARGC)
         return 0;
@@ -134,12 +134,12 @@ bool aof_group_valid(const struct aof_group *g)
     return g->id != 0 && g->count != 0 && g->count <= AOF_GROUP_MAX && g->index < g->count;
 }
 
-size_t aof_record_encode_grouped(uint8_t *buf, size_t cap, uint16_t shard, uint16_t db,
-                                 uint64_t lsn, int64_t ts_ms, uint32_t argc,
-                                 const struct hp_slice *argv, const struct aof_group *g)
+/* Both kinds; inlined into each caller with g constant, so the ungrouped
+ * encoder has exactly the branches it had before groups existed. */
+__attribute__((always_inline)) static inline size_t encode(uint8_t *buf, size_t cap, uint16_t shard, uint16_t db, uint64_t lsn,
+                            int64_t ts_ms, uint32_t argc, const struct hp_slice *argv,
+                            const struct aof_group *g)
 {
-    if (g != NULL && !aof_group_valid(g))
-        return 0;
     uint32_t hdr = g == NULL ? AOF_REC_HDR_LEN : AOF_REC_GRP_HDR_LEN;
     size_t need = record_size(hdr, argc, argv);
     if (need == 0 || need > cap || shard >= HP_MAX_SHARDS || db >= HP_NUM_DBS)
@@ -171,11 +171,22 @@ size_t aof_record_encode_grouped(uint8_t *buf, size_t cap, uint16_t shard, uint1
     return need;
 }
 
+size_t aof_record_encode_grouped(uint8_t *buf, size_t cap, uint16_t shard, uint16_t db,
+                                 uint64_t lsn, int64_t ts_ms, uint32_t argc,
+                                 const struct hp_slice *argv, const struct aof_group *g)
+{
+    if (g == NULL)
+        return encode(buf, cap, shard, db, lsn, ts_ms, argc, argv, NULL);
+    if (!aof_group_valid(g))
+        return 0;
+    return encode(buf, cap, shard, db, lsn, ts_ms, argc, argv, g);
+}
+
 size_t aof_record_encode(uint8_t *buf, size_t cap, uint16_t shard, uint16_t db,
                          uint64_t lsn, int64_t ts_ms, uint32_t argc,
                          const struct hp_slice *argv)
 {
-    return aof_record_encode_grouped(buf, cap, shard, db, lsn, ts_ms, argc, argv, NULL);
+    return encode(buf, cap, shard, db, lsn, ts_ms, argc, argv, NULL);
 }
 
 static bool all_zero(const uint8_t *p, size_t n)

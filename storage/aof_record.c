@@ -136,9 +136,9 @@ bool aof_group_valid(const struct aof_group *g)
 
 /* Both kinds; inlined into each caller with g constant, so the ungrouped
  * encoder has exactly the branches it had before groups existed. */
-__attribute__((always_inline)) static inline size_t encode(uint8_t *buf, size_t cap, uint16_t shard, uint16_t db, uint64_t lsn,
-                            int64_t ts_ms, uint32_t argc, const struct hp_slice *argv,
-                            const struct aof_group *g)
+__attribute__((always_inline)) static inline size_t
+encode(uint8_t *buf, size_t cap, uint16_t shard, uint16_t db, uint64_t lsn, int64_t ts_ms,
+       uint32_t argc, const struct hp_slice *argv, const struct aof_group *g)
 {
     uint32_t hdr = g == NULL ? AOF_REC_HDR_LEN : AOF_REC_GRP_HDR_LEN;
     size_t need = record_size(hdr, argc, argv);

@@ -29,7 +29,10 @@ struct aof_gtab {
     uint64_t max_id;
 };
 
-static uint32_t home(uint64_t id) { return (uint32_t)((id * 0x9e3779b97f4a7c15ull) >> (64 - GT_BITS)); }
+static uint32_t home(uint64_t id)
+{
+    return (uint32_t)((id * 0x9e3779b97f4a7c15ull) >> (64 - GT_BITS));
+}
 
 struct aof_gtab *aof_gtab_new(void)
 {

@@ -692,7 +692,8 @@ int aof_recover(const struct aof_recover_opts *opts, struct aof_recover_result *
                    secs);
         if (res->groups_dropped > 0)
             log_warning("AOF: dropped %llu incomplete groups (%llu records): writes a crash "
-                        "cut before all their records were logged", (unsigned long long)res->groups_dropped,
+                        "cut before all their records were logged",
+                        (unsigned long long)res->groups_dropped,
                         (unsigned long long)res->group_records_dropped);
     }
     close(r->dirfd);

@@ -16,6 +16,8 @@
  * of them).  A group beyond that (or when memory runs out) is not tracked:
  * the segment it began in becomes a floor no later rewrite of this run goes
  * above (conservative: more is kept, nothing is split), logged once.
+ * Pairs: at most one per segment (compressed by last segment, forgotten
+ * once a rewrite passes them), so at most AOF_MAX_SEGMENTS.
  */
 #ifndef HP_AOF_GTRACK_H
 #define HP_AOF_GTRACK_H

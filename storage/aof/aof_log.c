@@ -44,6 +44,7 @@
 
 #include "../../common/clock.h"
 #include "../../common/log.h"
+#include "aof_gtrack.h"
 
 #define RING_WRAP_MARK 0xffffffffu    /* cannot be a record magic */
 #define URING_DEPTH 16             /* write + linked sync + AOF_SYNC_DEPTH_MAX pipelined syncs */
@@ -89,6 +90,9 @@ struct aof_log {
      * producer writes it. */
     _Alignas(64) _Atomic uint32_t kick_pending;
     _Atomic uint64_t st_sleeps, st_wakeups;
+    /* Last group id handed out (aof_log_group_id).  Own line: coordinators
+     * of multi-shard writes on any worker take ids. */
+    _Alignas(64) _Atomic uint64_t group_id;
 
     /* ---- persistence thread only (after open) ---- */
     int dirfd;
@@ -114,6 +118,7 @@ struct aof_log {
     uint32_t man_cap;
     int final_error;
     bool rw_seen;                  /* rewrite_step has looked at the pending request */
+    struct aof_gtrack gtrack;      /* groups staged: a rewrite must not split one */
     /* commit pipeline (appendfsync always): syncs in flight, FIFO in
      * submission order; slot i covers file offsets < pipe_end[i] of the
      * current segment and the LSNs pipe_lsn[i][s] */
@@ -229,7 +234,8 @@ void aof_segment_name(uint64_t id, char *buf, size_t cap)
     HP_ASSERT(n > 0 && (size_t)n < cap);
 }
 
-void aof_segment_header(uint8_t hdr[AOF_SEG_HDR_USED], uint64_t id, int64_t created_ms)
+void aof_segment_header_flags(uint8_t hdr[AOF_SEG_HDR_USED], uint64_t id, int64_t created_ms,
+                              uint32_t flags)
 {
     memset(hdr, 0, AOF_SEG_HDR_USED);
     memcpy(hdr, AOF_SEG_MAGIC, 8);
@@ -237,8 +243,16 @@ void aof_segment_header(uint8_t hdr[AOF_SEG_HDR_USED], uint64_t id, int64_t crea
     aof_store32(hdr + 12, AOF_BLOCK);
     aof_store64(hdr + 16, id);
     aof_store64(hdr + 24, (uint64_t)created_ms);
+    aof_store32(hdr + 32, flags);
     aof_store32(hdr + 60, aof_crc32c(0, hdr, 60));
 }
+
+void aof_segment_header(uint8_t hdr[AOF_SEG_HDR_USED], uint64_t id, int64_t created_ms)
+{
+    aof_segment_header_flags(hdr, id, created_ms, 0);
+}
+
+uint32_t aof_segment_flags(const uint8_t *hdr) { return aof_load32(hdr + 32); }
 
 int aof_segment_header_check(const uint8_t *hdr, size_t len, uint64_t id, const char **why)
 {
@@ -549,13 +563,16 @@ bool aof_log_has_room(struct aof_log *l, uint32_t shard, size_t rec_bytes)
                      &waste);
 }
 
-enum aof_append aof_log_append(struct aof_log *l, uint32_t shard, uint16_t db,
-                               int64_t ts_ms, uint32_t argc, const struct hp_slice *argv,
-                               uint64_t *lsn)
+/* The append path of both record kinds.  Inlined with a constant g into
+ * each entry point, so the ungrouped append compiles to what it was before
+ * groups existed. */
+__attribute__((always_inline)) static inline enum aof_append
+log_append(struct aof_log *l, uint32_t shard, uint16_t db, int64_t ts_ms, uint32_t argc,
+           const struct hp_slice *argv, const struct aof_group *g, uint64_t *lsn)
 {
     if (shard >= l->cfg.nshards || db >= HP_NUM_DBS || argc == 0 || argc > AOF_REC_MAX_ARGC)
         return AOF_APPEND_INVALID;
-    size_t size = aof_record_size(argc, argv);
+    size_t size = g == NULL ? aof_record_size(argc, argv) : aof_record_size_grouped(argc, argv);
     if (size == 0 || size > l->max_record)
         return AOF_APPEND_TOO_LARGE;
     struct aof_ring *r = &l->rings[shard];
@@ -569,8 +586,11 @@ enum aof_append aof_log_append(struct aof_log *l, uint32_t shard, uint16_t db,
         t += waste;
     }
     uint64_t next = r->last_lsn + 1;
-    size_t n = aof_record_encode(r->buf + (size_t)(t & l->ring_mask), size, (uint16_t)shard, db,
-                                 next, ts_ms, argc, argv);
+    uint8_t *at = r->buf + (size_t)(t & l->ring_mask);
+    size_t n = g == NULL
+                   ? aof_record_encode(at, size, (uint16_t)shard, db, next, ts_ms, argc, argv)
+                   : aof_record_encode_grouped(at, size, (uint16_t)shard, db, next, ts_ms, argc,
+                                               argv, g);
     HP_ASSERT(n == size);
     r->last_lsn = next;
     atomic_store_explicit(&r->tail, t + size, memory_order_release);
@@ -581,6 +601,28 @@ enum aof_append aof_log_append(struct aof_log *l, uint32_t shard, uint16_t db,
     if (lsn != NULL)
         *lsn = next;
     return AOF_APPEND_OK;
+}
+
+enum aof_append aof_log_append(struct aof_log *l, uint32_t shard, uint16_t db,
+                               int64_t ts_ms, uint32_t argc, const struct hp_slice *argv,
+                               uint64_t *lsn)
+{
+    return log_append(l, shard, db, ts_ms, argc, argv, NULL, lsn);
+}
+
+enum aof_append aof_log_append_grouped(struct aof_log *l, uint32_t shard, uint16_t db,
+                                       int64_t ts_ms, uint32_t argc,
+                                       const struct hp_slice *argv,
+                                       const struct aof_group *g, uint64_t *lsn)
+{
+    if (g == NULL || !aof_group_valid(g))
+        return AOF_APPEND_INVALID;
+    return log_append(l, shard, db, ts_ms, argc, argv, g, lsn);
+}
+
+uint64_t aof_log_group_id(struct aof_log *l)
+{
+    return atomic_fetch_add_explicit(&l->group_id, 1, memory_order_relaxed) + 1;
 }
 
 void aof_log_kick(struct aof_log *l)
@@ -832,7 +874,8 @@ static bool drain_ring(struct aof_log *l, struct aof_ring *r)
             continue;
         }
         const uint8_t *rec = r->buf + idx;
-        HP_ASSERT(contig >= AOF_REC_HDR_LEN && aof_load32(rec) == AOF_REC_MAGIC);
+        HP_ASSERT(contig >= AOF_REC_HDR_LEN);
+        HP_ASSERT(aof_load32(rec) == AOF_REC_MAGIC || aof_load32(rec) == AOF_REC_MAGIC_GRP);
         size_t len = aof_load32(rec + 8);
         HP_ASSERT(len >= AOF_REC_HDR_LEN && len <= contig && len <= t - h);
         if (l->stage_off + l->stage_len + len > l->cfg.segment_bytes) {
@@ -845,6 +888,8 @@ static bool drain_ring(struct aof_log *l, struct aof_ring *r)
         }
         memcpy(l->stage + l->stage_len, rec, len);
         l->stage_len += len;
+        if (aof_load32(rec) == AOF_REC_MAGIC_GRP)
+            aof_gtrack_member(&l->gtrack, aof_load64(rec + 40), aof_load32(rec + 48), l->seg_id);
         r->staged_lsn = aof_load64(rec + 16);
         if (r->keep_seg == 0) {
             uint64_t cut = atomic_load_explicit(&r->cut_lsn, memory_order_relaxed);
@@ -1017,21 +1062,22 @@ static int stage_flush(struct aof_log *l, bool sync)
 /* ------------------------------------------------------------------------ */
 /* segments                                                                 */
 
-/* Creates segment `id` (header, preallocation, synced).  Returns fd or -errno. */
-static int segment_create(struct aof_log *l, uint64_t id)
+/* Creates segment `id` (header with `flags`, preallocation, synced).
+ * Returns fd or -errno. */
+static int segment_create(struct aof_log *l, uint64_t id, uint32_t flags)
 {
     int f = FAULT(l, AOF_FAULT_CREATE);
     if (f != 0)
         return f;
     char name[64];
     aof_segment_name(id, name, sizeof(name));
-    int flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | (l->cfg.direct_io ? O_DIRECT : 0);
-    int fd = openat(l->dirfd, name, flags, 0644);
+    int oflags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | (l->cfg.direct_io ? O_DIRECT : 0);
+    int fd = openat(l->dirfd, name, oflags, 0644);
     if (fd < 0)
         return -errno;
     int rc = 0;
     memset(l->hdr_block, 0, AOF_BLOCK);
-    aof_segment_header(l->hdr_block, id, clock_unix_ms());
+    aof_segment_header_flags(l->hdr_block, id, clock_unix_ms(), flags);
     ssize_t w;
     do {
         w = pwrite(fd, l->hdr_block, AOF_BLOCK, 0);
@@ -1120,7 +1166,7 @@ static int rotate(struct aof_log *l)
     uint64_t new_id = l->seg_id + 1;
     if (l->man.n == AOF_MAX_SEGMENTS)
         return -EFBIG;
-    int fd = segment_create(l, new_id);
+    int fd = segment_create(l, new_id, 0);
     if (fd < 0)
         return fd;
     HP_ASSERT(l->man.n > 0 && l->man.lens[l->man.n - 1] == AOF_SEG_ACTIVE);
@@ -1403,7 +1449,7 @@ static int rewrite_step(struct aof_log *l)
         if (r->keep_seg != 0 && r->keep_seg < keep)
             keep = r->keep_seg;
     }
-    int rc = rewrite_drop_before(l, keep);
+    int rc = rewrite_drop_before(l, aof_gtrack_keep(&l->gtrack, keep));
     if (rc != 0)
         log_warning("AOF: rewrite could not update the manifest: %s (the old log stays valid)",
                     strerror(-rc));
@@ -1676,6 +1722,7 @@ static void log_free(struct aof_log *l)
     free(l->stage);
     free(l->hdr_block);
     aof_manifest_free(&l->man);
+    aof_gtrack_free(&l->gtrack);
     free(l);
 }
 
@@ -1752,8 +1799,10 @@ static int open_segments(struct aof_log *l, const struct aof_log_resume *res)
             atomic_store(&r->durable_lsn, res->last_lsn[s]);
             atomic_store(&r->written_lsn, res->last_lsn[s]);
         }
+        atomic_store(&l->group_id, res->last_group_id);
     }
-    l->seg_fd = segment_create(l, next_id);
+    /* The session flag tells recovery that groups begun before it are over. */
+    l->seg_fd = segment_create(l, next_id, AOF_SEGF_SESSION);
     if (l->seg_fd < 0)
         return l->seg_fd;
     l->seg_id = next_id;

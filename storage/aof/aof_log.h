@@ -70,6 +70,7 @@ struct aof_log_resume {
     uint32_t nsegments;                /* segments listed in the manifest */
     uint64_t *segment_ids;             /* [nsegments], ascending */
     uint64_t *segment_lens;            /* [nsegments], valid bytes (header included) */
+    uint64_t last_group_id;            /* highest group id in the log: new ids are above it */
 };
 
 struct aof_log_config {
@@ -135,6 +136,28 @@ enum aof_append {
     AOF_APPEND_TOO_LARGE,  /* larger than aof_log_max_record(): can never be logged */
     AOF_APPEND_INVALID,    /* argc 0, shard/db out of range, argument too long */
 };
+
+/*
+ * Groups (docs/AOF.md section 16): records that replay applies all or
+ * none, e.g. the per-key records of one multi-shard MSET.  The coordinator
+ * takes one id (any thread; unique in this log, also across restarts,
+ * since recovery hands the highest id it saw to the log via resume) and
+ * gives every member {id, count, index}: count = records of the whole
+ * write over all shards, index = 0..count-1, each used exactly once; each
+ * member is appended by its shard's owner like any record.  A member is a
+ * record of AOF_REC_GRP_EXTRA more bytes: size aof_log_has_room checks with
+ * aof_record_size_grouped.  Nothing else changes: each member gets its
+ * shard's next LSN, and a reply waits for every shard's durable LSN as
+ * before.  A group cut by a crash (some member not in the log) is dropped
+ * whole at recovery.
+ */
+uint64_t aof_log_group_id(struct aof_log *l);
+/* aof_log_append for a group member; g must satisfy aof_group_valid
+ * (else AOF_APPEND_INVALID, also for count > AOF_GROUP_MAX). */
+enum aof_append aof_log_append_grouped(struct aof_log *l, uint32_t shard, uint16_t db,
+                                       int64_t ts_ms, uint32_t argc,
+                                       const struct hp_slice *argv,
+                                       const struct aof_group *g, uint64_t *lsn);
 
 /* With wake_on_kick: wake the thread if appends are pending since the last
  * kick (any producer; a no-op otherwise). */
@@ -215,12 +238,20 @@ void aof_segment_name(uint64_t id, char *buf, size_t cap);
 
 /* Segment header (first AOF_BLOCK bytes of every segment; rest zero):
  *   0 8 magic "HPAOFSG1"   8 4 version (1)   12 4 header_size (4096)
- *  16 8 segment id         24 8 created Unix ms  32..59 zero
- *  60 4 CRC32C of bytes 0..59 */
+ *  16 8 segment id         24 8 created Unix ms  32 4 flags  36..59 zero
+ *  60 4 CRC32C of bytes 0..59
+ * Flag AOF_SEGF_SESSION: the first segment an aof_log_open created, so no
+ * group begun before it can get another member in it or later (a group is
+ * written by one process).  Older segments have flags 0. */
 #define AOF_SEG_MAGIC "HPAOFSG1"
 #define AOF_SEG_VERSION 1u
 #define AOF_SEG_HDR_USED 64u
+#define AOF_SEGF_SESSION 1u
 void aof_segment_header(uint8_t hdr[AOF_SEG_HDR_USED], uint64_t id, int64_t created_ms);
+void aof_segment_header_flags(uint8_t hdr[AOF_SEG_HDR_USED], uint64_t id, int64_t created_ms,
+                              uint32_t flags);
+/* Flags of a header that passed aof_segment_header_check. */
+uint32_t aof_segment_flags(const uint8_t *hdr);
 /* 0 if hdr is a valid header for segment id, else -1 with *why set. */
 int aof_segment_header_check(const uint8_t *hdr, size_t len, uint64_t id, const char **why);
 

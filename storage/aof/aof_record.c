@@ -103,11 +103,12 @@ uint32_t aof_crc32c(uint32_t crc, const void *buf, size_t len)
     return aof_crc32c_hw(crc, buf, len);
 }
 
-size_t aof_record_size(uint32_t argc, const struct hp_slice *argv)
+/* Size of a record with a header of hdr bytes, or 0 if it cannot exist. */
+static inline size_t record_size(uint32_t hdr, uint32_t argc, const struct hp_slice *argv)
 {
     if (argc == 0 || argc > AOF_REC_MAX_ARGC)
         return 0;
-    uint64_t total = AOF_REC_HDR_LEN;
+    uint64_t total = hdr;
     for (uint32_t i = 0; i < argc; i++) {
         if (argv[i].len > AOF_REC_MAX_LEN)
             return 0;
@@ -118,14 +119,32 @@ size_t aof_record_size(uint32_t argc, const struct hp_slice *argv)
     return (size_t)total;
 }
 
-size_t aof_record_encode(uint8_t *buf, size_t cap, uint16_t shard, uint16_t db,
-                         uint64_t lsn, int64_t ts_ms, uint32_t argc,
-                         const struct hp_slice *argv)
+size_t aof_record_size(uint32_t argc, const struct hp_slice *argv)
 {
-    size_t need = aof_record_size(argc, argv);
+    return record_size(AOF_REC_HDR_LEN, argc, argv);
+}
+
+size_t aof_record_size_grouped(uint32_t argc, const struct hp_slice *argv)
+{
+    return record_size(AOF_REC_GRP_HDR_LEN, argc, argv);
+}
+
+bool aof_group_valid(const struct aof_group *g)
+{
+    return g->id != 0 && g->count != 0 && g->count <= AOF_GROUP_MAX && g->index < g->count;
+}
+
+/* Both kinds; inlined into each caller with g constant, so the ungrouped
+ * encoder has exactly the branches it had before groups existed. */
+__attribute__((always_inline)) static inline size_t
+encode(uint8_t *buf, size_t cap, uint16_t shard, uint16_t db, uint64_t lsn, int64_t ts_ms,
+       uint32_t argc, const struct hp_slice *argv, const struct aof_group *g)
+{
+    uint32_t hdr = g == NULL ? AOF_REC_HDR_LEN : AOF_REC_GRP_HDR_LEN;
+    size_t need = record_size(hdr, argc, argv);
     if (need == 0 || need > cap || shard >= HP_MAX_SHARDS || db >= HP_NUM_DBS)
         return 0;
-    uint8_t *p = buf + AOF_REC_HDR_LEN;
+    uint8_t *p = buf + hdr;
     for (uint32_t i = 0; i < argc; i++) {
         aof_store32(p, (uint32_t)argv[i].len);
         if (argv[i].len > 0)
@@ -133,9 +152,9 @@ size_t aof_record_encode(uint8_t *buf, size_t cap, uint16_t shard, uint16_t db,
         p += AOF_REC_ARG_HDR + argv[i].len;
     }
     HP_ASSERT((size_t)(p - buf) == need);
-    aof_store32(buf + 0, AOF_REC_MAGIC);
+    aof_store32(buf + 0, g == NULL ? AOF_REC_MAGIC : AOF_REC_MAGIC_GRP);
     aof_store32(buf + 8, (uint32_t)need);
-    aof_store32(buf + 12, aof_crc32c(0, buf + AOF_REC_HDR_LEN, need - AOF_REC_HDR_LEN));
+    aof_store32(buf + 12, aof_crc32c(0, buf + hdr, need - hdr));
     aof_store64(buf + 16, lsn);
     aof_store64(buf + 24, (uint64_t)ts_ms);
     buf[32] = (uint8_t)shard;
@@ -143,8 +162,31 @@ size_t aof_record_encode(uint8_t *buf, size_t cap, uint16_t shard, uint16_t db,
     buf[34] = (uint8_t)db;
     buf[35] = (uint8_t)(db >> 8);
     aof_store32(buf + 36, argc);
-    aof_store32(buf + 4, aof_crc32c(0, buf + 8, AOF_REC_HDR_LEN - 8));
+    if (g != NULL) {
+        aof_store64(buf + 40, g->id);
+        aof_store32(buf + 48, g->count);
+        aof_store32(buf + 52, g->index);
+    }
+    aof_store32(buf + 4, aof_crc32c(0, buf + 8, hdr - 8));
     return need;
+}
+
+size_t aof_record_encode_grouped(uint8_t *buf, size_t cap, uint16_t shard, uint16_t db,
+                                 uint64_t lsn, int64_t ts_ms, uint32_t argc,
+                                 const struct hp_slice *argv, const struct aof_group *g)
+{
+    if (g == NULL)
+        return encode(buf, cap, shard, db, lsn, ts_ms, argc, argv, NULL);
+    if (!aof_group_valid(g))
+        return 0;
+    return encode(buf, cap, shard, db, lsn, ts_ms, argc, argv, g);
+}
+
+size_t aof_record_encode(uint8_t *buf, size_t cap, uint16_t shard, uint16_t db,
+                         uint64_t lsn, int64_t ts_ms, uint32_t argc,
+                         const struct hp_slice *argv)
+{
+    return encode(buf, cap, shard, db, lsn, ts_ms, argc, argv, NULL);
 }
 
 static bool all_zero(const uint8_t *p, size_t n)
@@ -162,6 +204,41 @@ static enum aof_dec fail(const char **why, const char *msg, enum aof_dec rc)
     return rc;
 }
 
+/* The magic and header length at buf (at least AOF_REC_HDR_LEN bytes). */
+static enum aof_dec peek_magic(const uint8_t *buf, size_t avail, uint32_t *hdr,
+                               const char **why)
+{
+    uint32_t magic = aof_load32(buf);
+    if (magic == AOF_REC_MAGIC) {
+        *hdr = AOF_REC_HDR_LEN;
+        return AOF_DEC_OK;
+    }
+    if (magic == AOF_REC_MAGIC_GRP) {
+        *hdr = AOF_REC_GRP_HDR_LEN;
+        if (avail < AOF_REC_GRP_HDR_LEN)
+            return fail(why, "incomplete record header", AOF_DEC_TORN);
+        return AOF_DEC_OK;
+    }
+    if (all_zero(buf, AOF_REC_HDR_LEN))
+        return fail(why, "end of data", AOF_DEC_END);
+    return fail(why, "bad record magic", AOF_DEC_CORRUPT);
+}
+
+/* Group fields of a grouped record whose header CRC matched. */
+static enum aof_dec peek_group(const uint8_t *buf, struct aof_rec *r, const char **why)
+{
+    r->group.id = aof_load64(buf + 40);
+    r->group.count = aof_load32(buf + 48);
+    r->group.index = aof_load32(buf + 52);
+    if (r->group.id == 0)
+        return fail(why, "zero group id", AOF_DEC_CORRUPT);
+    if (r->group.count == 0 || r->group.count > AOF_GROUP_MAX)
+        return fail(why, "impossible group member count", AOF_DEC_CORRUPT);
+    if (r->group.index >= r->group.count)
+        return fail(why, "group member index out of range", AOF_DEC_CORRUPT);
+    return AOF_DEC_OK;
+}
+
 enum aof_dec aof_record_peek(const uint8_t *buf, size_t avail, struct aof_rec *out,
                              const char **why)
 {
@@ -170,14 +247,13 @@ enum aof_dec aof_record_peek(const uint8_t *buf, size_t avail, struct aof_rec *o
             return fail(why, "end of data", AOF_DEC_END);
         return fail(why, "incomplete record header", AOF_DEC_TORN);
     }
-    if (aof_load32(buf) != AOF_REC_MAGIC) {
-        if (all_zero(buf, AOF_REC_HDR_LEN))
-            return fail(why, "end of data", AOF_DEC_END);
-        return fail(why, "bad record magic", AOF_DEC_CORRUPT);
-    }
-    if (aof_load32(buf + 4) != aof_crc32c(0, buf + 8, AOF_REC_HDR_LEN - 8))
-        return fail(why, "record header checksum mismatch", AOF_DEC_CORRUPT);
     struct aof_rec r;
+    memset(&r, 0, sizeof(r));
+    enum aof_dec rc = peek_magic(buf, avail, &r.hdr_len, why);
+    if (rc != AOF_DEC_OK)
+        return rc;
+    if (aof_load32(buf + 4) != aof_crc32c(0, buf + 8, r.hdr_len - 8))
+        return fail(why, "record header checksum mismatch", AOF_DEC_CORRUPT);
     r.len = aof_load32(buf + 8);
     r.lsn = aof_load64(buf + 16);
     r.ts_ms = (int64_t)aof_load64(buf + 24);
@@ -187,7 +263,7 @@ enum aof_dec aof_record_peek(const uint8_t *buf, size_t avail, struct aof_rec *o
     if (r.argc == 0 || r.argc > AOF_REC_MAX_ARGC)
         return fail(why, "impossible argument count", AOF_DEC_CORRUPT);
     if (r.len > AOF_REC_MAX_LEN ||
-        (uint64_t)r.len < AOF_REC_HDR_LEN + (uint64_t)r.argc * AOF_REC_ARG_HDR)
+        (uint64_t)r.len < r.hdr_len + (uint64_t)r.argc * AOF_REC_ARG_HDR)
         return fail(why, "impossible record length", AOF_DEC_CORRUPT);
     if (r.shard >= HP_MAX_SHARDS)
         return fail(why, "shard id out of range", AOF_DEC_CORRUPT);
@@ -195,10 +271,12 @@ enum aof_dec aof_record_peek(const uint8_t *buf, size_t avail, struct aof_rec *o
         return fail(why, "database index out of range", AOF_DEC_CORRUPT);
     if (r.lsn == 0)
         return fail(why, "zero log sequence number", AOF_DEC_CORRUPT);
+    if (r.hdr_len == AOF_REC_GRP_HDR_LEN && peek_group(buf, &r, why) != AOF_DEC_OK)
+        return AOF_DEC_CORRUPT;
     if (r.len > avail)
         return fail(why, "record extends past the end of the data", AOF_DEC_TORN);
-    r.args = buf + AOF_REC_HDR_LEN;
-    r.args_len = r.len - AOF_REC_HDR_LEN;
+    r.args = buf + r.hdr_len;
+    r.args_len = r.len - r.hdr_len;
     *out = r;
     return AOF_DEC_OK;
 }

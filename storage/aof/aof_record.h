@@ -22,6 +22,16 @@
  * The header has its own CRC so a damaged length is recognised as damage
  * and never mistaken for a record that runs past the end of the data (which
  * recovery would treat as a torn tail and cut).
+ *
+ * Format 2 adds the GROUPED record (magic "HPR2"): the same 40 bytes, then
+ *   40   8   group_id    >= 1, unique in the log (aof_log_group_id)
+ *   48   4   group_count members of the group, over all shards, 1..AOF_GROUP_MAX
+ *   52   4   group_index this member, 0..group_count-1
+ *   56   ..  argv as above
+ * with hdr_crc covering bytes 8..55.  Ungrouped records keep the "HPR1"
+ * layout byte for byte, so the ungrouped path costs nothing more and logs
+ * written before format 2 load unchanged.  Replay applies a group's records
+ * only once every member is known to be in the log (aof_recover.h).
  */
 #ifndef HP_AOF_RECORD_H
 #define HP_AOF_RECORD_H
@@ -29,14 +39,29 @@
 #include "../../common/hp_common.h"
 
 #define AOF_REC_MAGIC 0x31525048u        /* "HPR1" read as little-endian u32 */
+#define AOF_REC_MAGIC_GRP 0x32525048u    /* "HPR2": a grouped record (format 2) */
 #define AOF_REC_HDR_LEN 40u
+#define AOF_REC_GRP_EXTRA 16u            /* group fields after the common header */
+#define AOF_REC_GRP_HDR_LEN (AOF_REC_HDR_LEN + AOF_REC_GRP_EXTRA)
+/* Most members one group may have (a MULTI/EXEC or script writing more
+ * keys is refused by aof_log_append_grouped with AOF_APPEND_INVALID). */
+#define AOF_GROUP_MAX ((uint32_t)HP_MAX_ARGC)
 #define AOF_REC_ARG_HDR 4u               /* u32 length before each argument */
 #define AOF_REC_MAX_LEN 0x7fffffffu      /* len field limit (2 GiB - 1) */
 #define AOF_REC_MAX_ARGC ((uint32_t)HP_MAX_ARGC)
 
+/* A record's group membership (format 2).  id 0 = not grouped. */
+struct aof_group {
+    uint64_t id;       /* >= 1 */
+    uint32_t count;    /* members over all shards, 1..AOF_GROUP_MAX */
+    uint32_t index;    /* < count, each index exactly once per group */
+};
+
 /* A decoded record.  args points into the decoded buffer (borrowed). */
 struct aof_rec {
     uint32_t len;
+    uint32_t hdr_len;      /* AOF_REC_HDR_LEN or AOF_REC_GRP_HDR_LEN */
+    struct aof_group group; /* all zero for an ungrouped (HPR1) record */
     uint16_t shard;
     uint16_t db;
     uint64_t lsn;
@@ -64,6 +89,8 @@ uint32_t aof_crc32c_hw(uint32_t crc, const void *buf, size_t len);
 /* Encoded size of a record with this argv, or 0 if it cannot be encoded
  * (argc 0 or above AOF_REC_MAX_ARGC, an argument or the total too long). */
 size_t aof_record_size(uint32_t argc, const struct hp_slice *argv);
+/* The same for a grouped record (AOF_REC_GRP_EXTRA more), 0 if impossible. */
+size_t aof_record_size_grouped(uint32_t argc, const struct hp_slice *argv);
 
 /* Encode into buf[0..cap).  Returns the bytes written (== aof_record_size),
  * or 0 if the argv cannot be encoded, shard/db are out of range or cap is
@@ -71,6 +98,14 @@ size_t aof_record_size(uint32_t argc, const struct hp_slice *argv);
 size_t aof_record_encode(uint8_t *buf, size_t cap, uint16_t shard, uint16_t db,
                          uint64_t lsn, int64_t ts_ms, uint32_t argc,
                          const struct hp_slice *argv);
+/* Encode a grouped record (g != NULL, fields valid: id >= 1, 1 <= count <=
+ * AOF_GROUP_MAX, index < count) or, with g == NULL, exactly as
+ * aof_record_encode.  Returns the bytes written or 0 (buf untouched). */
+size_t aof_record_encode_grouped(uint8_t *buf, size_t cap, uint16_t shard, uint16_t db,
+                                 uint64_t lsn, int64_t ts_ms, uint32_t argc,
+                                 const struct hp_slice *argv, const struct aof_group *g);
+/* True if g describes a possible member (the checks above). */
+bool aof_group_valid(const struct aof_group *g);
 
 /*
  * Decode and fully validate the record at buf[0..avail).  On AOF_DEC_OK

@@ -13,6 +13,7 @@
 
 #include "../../common/clock.h"
 #include "../../common/log.h"
+#include "aof_group.h"
 
 #define READ_CHUNK ((size_t)16 << 20)   /* progress granularity while reading */
 #define MAX_SPANS 4096u                 /* valid runs per segment under allow_corrupt */
@@ -32,6 +33,9 @@ struct rcv {
     uint32_t nspans;
     uint64_t done, total;
     uint64_t last_lsn[HP_MAX_SHARDS];
+    struct aof_gtab *gt;                /* created at the first grouped record */
+    _Atomic size_t held_bytes;          /* records held for open groups, all shards */
+    size_t held_max;
 };
 
 __attribute__((format(printf, 2, 3))) static int refuse(struct rcv *r, const char *fmt, ...)
@@ -102,7 +106,8 @@ static int read_segment(struct rcv *r, int fd, size_t len)
 /* First offset > from at which a fully valid record starts, or NOT_FOUND. */
 static size_t find_valid_after(const uint8_t *buf, size_t from, size_t end)
 {
-    static const uint8_t magic[4] = {'H', 'P', 'R', '1'};
+    /* "HPR1" and "HPR2": the decode below tells which, if either. */
+    static const uint8_t magic[3] = {'H', 'P', 'R'};
     size_t off = from;
     while (off + AOF_REC_HDR_LEN <= end) {
         const uint8_t *hit = memmem(buf + off, end - off, magic, sizeof(magic));
@@ -148,6 +153,18 @@ static int add_span(struct rcv *r, const char *name, size_t start, size_t end)
     return 0;
 }
 
+/* A grouped record passed validation: the scan notes it (aof_group.h). */
+static int note_group(struct rcv *r, const char *name, size_t off, const struct aof_rec *rec)
+{
+    if (r->gt == NULL && (r->gt = aof_gtab_new()) == NULL)
+        return refuse(r, "out of memory");
+    char why[160];
+    if (aof_gtab_note(r->gt, &rec->group, why, sizeof(why)) != 0)
+        return refuse(r, "segment %s offset %zu: shard %u LSN %llu: %s; refusing to start",
+                      name, off, rec->shard, (unsigned long long)rec->lsn, why);
+    return 0;
+}
+
 /*
  * Validate the segment in r->buf[0..end).  Builds the spans of valid records
  * and sets *valid_end (where a writer would continue).  Returns 0 or -1.
@@ -174,6 +191,8 @@ static int scan_segment(struct rcv *r, const char *name, size_t end, bool last,
                             (unsigned long long)rec.lsn, (unsigned long long)prev);
             }
             r->last_lsn[rec.shard] = rec.lsn;
+            if (rec.group.id != 0 && note_group(r, name, off, &rec) != 0)
+                return -1;
             off += rec.len;
             continue;
         }
@@ -213,16 +232,30 @@ static int scan_segment(struct rcv *r, const char *name, size_t end, bool last,
 /* ------------------------------------------------------------------------ */
 /* replay                                                                   */
 
+/* A record held while its group (or an earlier one of its shard) is open:
+ * a copy, since the segment buffer is reused for the next segment. */
+struct held {
+    struct held *next;
+    uint32_t len;
+    uint8_t bytes[];
+};
+
+struct hold_q {
+    struct held *head, *tail;
+};
+
 struct replayer {
     struct rcv *r;
     uint32_t t, nthreads;
     _Atomic bool *abort;
     struct hp_slice *argv;
     uint32_t argv_cap;
-    uint64_t records, bytes;
+    uint64_t records, bytes, dropped;
     bool failed;
-    size_t fail_off;
+    size_t fail_off;               /* SIZE_MAX: a held record */
+    const char *fail_why;          /* NULL: the callback failed */
     struct aof_rec fail_rec;
+    struct hold_q q[HP_MAX_SHARDS]; /* only the shards this thread replays */
 };
 
 static int grow_argv(struct replayer *p, uint32_t argc)
@@ -239,10 +272,132 @@ static int grow_argv(struct replayer *p, uint32_t argc)
     return 0;
 }
 
+static int fail_at(struct replayer *p, const struct aof_rec *rec, size_t off, const char *why)
+{
+    p->failed = true;
+    p->fail_off = off;
+    p->fail_why = why;
+    p->fail_rec = *rec;
+    atomic_store(p->abort, true);
+    return -1;
+}
+
+static int apply(struct replayer *p, const struct aof_rec *rec, size_t off)
+{
+    int rc = grow_argv(p, rec->argc);
+    if (rc == 0) {
+        rc = aof_record_argv(rec, p->argv, p->argv_cap);
+        HP_ASSERT(rc == 0);
+        rc = p->r->o->replay(p->r->o->replay_arg, rec, p->argv);
+    }
+    if (rc != 0)
+        return fail_at(p, rec, off, NULL);
+    p->records++;
+    p->bytes += rec->len;
+    return 0;
+}
+
+/* What to do with a record whose shard holds nothing: apply it, drop it
+ * (its group is dead) or hold it (its group is open). */
+static enum aof_gstate group_state(const struct replayer *p, const struct aof_rec *rec)
+{
+    if (rec->group.id == 0)
+        return AOF_GS_COMPLETE;
+    HP_ASSERT(p->r->gt != NULL); /* the scan noted the member */
+    return aof_gtab_state(p->r->gt, rec->group.id);
+}
+
+static int hold(struct replayer *p, const struct aof_rec *rec, const uint8_t *bytes, size_t off)
+{
+    struct rcv *r = p->r;
+    size_t need = sizeof(struct held) + rec->len;
+    size_t was = atomic_fetch_add(&r->held_bytes, need);
+    if (was + need > r->held_max) {
+        /* Name the group everything waits for: the shard's oldest held one. */
+        struct aof_rec blocker = *rec;
+        struct held *first = p->q[rec->shard].head;
+        if (first != NULL) {
+            enum aof_dec d = aof_record_peek(first->bytes, first->len, &blocker, NULL);
+            HP_ASSERT(d == AOF_DEC_OK);
+        }
+        return fail_at(p, &blocker, off, "too many records wait for an incomplete group");
+    }
+    struct held *h = malloc(need);
+    if (h == NULL)
+        return fail_at(p, rec, off, "out of memory holding records of an incomplete group");
+    h->next = NULL;
+    h->len = rec->len;
+    memcpy(h->bytes, bytes, rec->len);
+    struct hold_q *q = &p->q[rec->shard];
+    if (q->tail == NULL)
+        q->head = h;
+    else
+        q->tail->next = h;
+    q->tail = h;
+    return 0;
+}
+
+/* One record of the segment, in its shard's LSN order. */
+static int replay_one(struct replayer *p, const struct aof_rec *rec, const uint8_t *bytes,
+                      size_t off)
+{
+    if (p->q[rec->shard].head != NULL)
+        return hold(p, rec, bytes, off); /* keeps the shard's LSN order */
+    enum aof_gstate st = group_state(p, rec);
+    if (st == AOF_GS_COMPLETE)
+        return apply(p, rec, off);
+    if (st == AOF_GS_DEAD) {
+        p->dropped++;
+        return 0;
+    }
+    return hold(p, rec, bytes, off);
+}
+
+/* Apply or drop the shard's held records up to the first one whose group
+ * is still open. */
+static int release_held(struct replayer *p, uint32_t s)
+{
+    struct hold_q *q = &p->q[s];
+    while (q->head != NULL) {
+        struct held *h = q->head;
+        struct aof_rec rec;
+        enum aof_dec d = aof_record_peek(h->bytes, h->len, &rec, NULL);
+        HP_ASSERT(d == AOF_DEC_OK); /* validated before it was held */
+        enum aof_gstate st = group_state(p, &rec);
+        if (st == AOF_GS_OPEN)
+            return 0;
+        if (st == AOF_GS_COMPLETE && apply(p, &rec, SIZE_MAX) != 0)
+            return -1;
+        if (st == AOF_GS_DEAD)
+            p->dropped++;
+        q->head = h->next;
+        if (q->head == NULL)
+            q->tail = NULL;
+        atomic_fetch_sub(&p->r->held_bytes, sizeof(*h) + h->len);
+        free(h);
+    }
+    return 0;
+}
+
+static void free_held(struct replayer *p)
+{
+    for (uint32_t s = 0; s < HP_MAX_SHARDS; s++) {
+        while (p->q[s].head != NULL) {
+            struct held *h = p->q[s].head;
+            p->q[s].head = h->next;
+            free(h);
+        }
+        p->q[s].tail = NULL;
+    }
+}
+
 static void *replay_main(void *arg)
 {
     struct replayer *p = arg;
     struct rcv *r = p->r;
+    for (uint32_t s = p->t; s < HP_MAX_SHARDS; s += p->nthreads)
+        if (release_held(p, s) != 0)
+            return NULL;
     for (uint32_t i = 0; i < r->nspans; i++) {
         size_t off = r->spans[i].start, end = r->spans[i].end;
         while (off < end) {
@@ -251,23 +406,8 @@ static void *replay_main(void *arg)
             struct aof_rec rec;
             enum aof_dec d = aof_record_peek(r->buf + off, end - off, &rec, NULL);
             HP_ASSERT(d == AOF_DEC_OK); /* the span was validated */
-            if (rec.shard % p->nthreads == p->t) {
-                int rc = grow_argv(p, rec.argc);
-                if (rc == 0) {
-                    rc = aof_record_argv(&rec, p->argv, p->argv_cap);
-                    HP_ASSERT(rc == 0);
-                    rc = r->o->replay(r->o->replay_arg, &rec, p->argv);
-                }
-                if (rc != 0) {
-                    p->failed = true;
-                    p->fail_off = off;
-                    p->fail_rec = rec;
-                    atomic_store(p->abort, true);
-                    return NULL;
-                }
-                p->records++;
-                p->bytes += rec.len;
-            }
+            if (rec.shard % p->nthreads == p->t && replay_one(p, &rec, r->buf + off, off) != 0)
+                return NULL;
             off += rec.len;
         }
     }
@@ -303,11 +443,21 @@ static int replay_segment(struct rcv *r, const char *name, struct replayer *ps, 
             return refuse(r, "cannot start %u replay threads", n);
     }
     for (uint32_t t = 0; t < n; t++) {
-        if (ps[t].failed)
-            return refuse(r, "segment %s offset %zu: replay callback failed for shard %u "
-                          "LSN %llu",
-                          name, ps[t].fail_off, ps[t].fail_rec.shard,
-                          (unsigned long long)ps[t].fail_rec.lsn);
+        if (!ps[t].failed)
+            continue;
+        const struct aof_rec *fr = &ps[t].fail_rec;
+        if (ps[t].fail_why != NULL)
+            return refuse(r, "segment %s: shard %u LSN %llu (group %llu): %s (more than %zu "
+                          "bytes held; the limit is aof_recover_opts.group_buffer_bytes); "
+                          "refusing to start", name, fr->shard, (unsigned long long)fr->lsn,
+                          (unsigned long long)fr->group.id, ps[t].fail_why, r->held_max);
+        if (ps[t].fail_off == SIZE_MAX)
+            return refuse(r, "replay callback failed for shard %u LSN %llu (a record held "
+                          "for group %llu, before segment %s)", fr->shard,
+                          (unsigned long long)fr->lsn, (unsigned long long)fr->group.id, name);
+        return refuse(r, "segment %s offset %zu: replay callback failed for shard %u "
+                      "LSN %llu", name, ps[t].fail_off, fr->shard,
+                      (unsigned long long)fr->lsn);
     }
     return 0;
 }
@@ -374,6 +524,30 @@ static int segment_extent(struct rcv *r, const struct aof_manifest *m, uint32_t 
     return fd;
 }
 
+/* Before scanning a segment: dead groups were all released by the last
+ * replay (it followed their death), so forget them; a segment written by a
+ * later run of the server ends every group still open. */
+static void session_boundary(struct rcv *r, bool new_session)
+{
+    aof_gtab_sweep_dead(r->gt);
+    if (new_session)
+        r->res->groups_dropped += aof_gtab_close_open(r->gt);
+}
+
+/* After the last segment: groups still open can never complete; release
+ * what their shards held (a replay pass over no records). */
+static int finish_groups(struct rcv *r, struct replayer *ps, uint32_t nthreads)
+{
+    if (r->gt == NULL)
+        return 0;
+    r->res->groups_dropped += aof_gtab_close_open(r->gt);
+    r->nspans = 0;
+    int rc = replay_segment(r, "(end of the log)", ps, nthreads);
+    if (rc == 0 && r->o->replay != NULL)
+        HP_ASSERT(atomic_load(&r->held_bytes) == 0);
+    return rc;
+}
+
 /* Validate and replay manifest entry i.  0: done; 1: left out (missing
  * under the override, or an empty active segment); -1: refused. */
 static int recover_segment(struct rcv *r, const struct aof_manifest *m, uint32_t i,
@@ -423,6 +597,8 @@ static int recover_segment(struct rcv *r, const struct aof_manifest *m, uint32_t
         }
         return refuse(r, "segment %s offset 0: %s; refusing to start", name, why);
     }
+    if (r->gt != NULL)
+        session_boundary(r, (aof_segment_flags(r->buf) & AOF_SEGF_SESSION) != 0);
     size_t valid_end = AOF_BLOCK;
     if (scan_segment(r, name, (size_t)len, active, &valid_end) != 0)
         return -1;
@@ -459,11 +635,17 @@ static int recover_all(struct rcv *r, const struct aof_manifest *m)
     int rc = 0;
     for (uint32_t i = 0; i < m->n && rc >= 0; i++)
         rc = recover_segment(r, m, i, ps, nthreads);
+    if (rc >= 0)
+        rc = finish_groups(r, ps, nthreads);
     for (uint32_t t = 0; t < nthreads; t++) {
         r->res->records += ps[t].records;
         r->res->bytes += ps[t].bytes;
+        r->res->group_records_dropped += ps[t].dropped;
         free(ps[t].argv);
+        free_held(&ps[t]);
     }
+    if (r->gt != NULL)
+        r->res->resume.last_group_id = aof_gtab_max_id(r->gt);
     return rc < 0 ? -1 : 0;
 }
 
@@ -477,6 +659,8 @@ int aof_recover(const struct aof_recover_opts *opts, struct aof_recover_result *
     }
     r->o = opts;
     r->res = res;
+    r->held_max = opts->group_buffer_bytes != 0 ? opts->group_buffer_bytes
+                                                : AOF_GROUP_BUFFER_DEFAULT;
     uint64_t t0 = clock_mono_ns();
     int rc;
     r->dirfd = open(opts->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -506,8 +690,14 @@ int aof_recover(const struct aof_recover_opts *opts, struct aof_recover_result *
         log_notice("AOF: replayed %llu records (%.1f MB) from %u segments in %.2f s",
                    (unsigned long long)res->records, (double)res->bytes / 1e6, res->segments,
                    secs);
+        if (res->groups_dropped > 0)
+            log_warning("AOF: dropped %llu incomplete groups (%llu records): writes a crash "
+                        "cut before all their records were logged",
+                        (unsigned long long)res->groups_dropped,
+                        (unsigned long long)res->group_records_dropped);
     }
     close(r->dirfd);
+    aof_gtab_free(r->gt);
     free(r->buf);
     free(r);
     return rc;

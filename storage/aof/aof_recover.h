@@ -19,6 +19,16 @@
  *    segment, an LSN gap) refuses start-up, naming segment and offset,
  *    unless allow_corrupt is set: then damaged bytes are skipped (logged)
  *    and replay goes on at the next valid record.
+ *
+ * Groups (aof_log_append_grouped): the callback gets a group's records only
+ * once every member of the group is known to be in the log, each in its
+ * shard's LSN order; a group that can no longer complete (a member missing
+ * at the end of the log or before the first segment of a later run) is
+ * dropped whole, and the records of its shards after it still apply.  A
+ * shard whose next record belongs to a group still open (a member in a
+ * later segment) holds that record and its later ones in memory, at most
+ * group_buffer_bytes over all shards; beyond that recovery refuses to
+ * start, naming the group.  Logs without groups take none of these paths.
  */
 #ifndef HP_AOF_RECOVER_H
 #define HP_AOF_RECOVER_H
@@ -41,7 +51,10 @@ struct aof_recover_opts {
     void *replay_arg;
     aof_progress_fn progress;    /* may be NULL */
     void *progress_arg;
+    /* Records held while their group is open (0: AOF_GROUP_BUFFER_DEFAULT). */
+    size_t group_buffer_bytes;
 };
+#define AOF_GROUP_BUFFER_DEFAULT ((size_t)256 << 20)
 
 struct aof_recover_result {
     bool fresh;                  /* no manifest (and no segment with records) */
@@ -51,6 +64,8 @@ struct aof_recover_result {
     uint32_t segments;           /* segments read */
     uint64_t truncated_bytes;    /* torn tail cut from the last segment */
     uint64_t skipped_bytes;      /* damaged bytes skipped under allow_corrupt */
+    uint64_t groups_dropped;     /* incomplete groups (cut by a crash) not applied */
+    uint64_t group_records_dropped; /* their records found in the log */
     char error[320];             /* why recovery failed ("" on success) */
 };
 

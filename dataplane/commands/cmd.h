@@ -40,7 +40,80 @@ enum {
     CMD_ADMIN = 1u << 7,
     CMD_NO_MULTI = 1u << 8,
     CMD_SENTINEL = 1u << 9,
+    /* Printed by COMMAND only, from cmd_spec.info_flags: hotpath has no
+     * AUTH, busy scripts, async loading or MONITOR for them to act on. */
+    CMD_NO_AUTH = 1u << 10,
+    CMD_ALLOW_BUSY = 1u << 11,
+    CMD_NO_ASYNC_LOADING = 1u << 12,
+    CMD_SKIP_MONITOR = 1u << 13,
+    CMD_BLOCKING = 1u << 14,
+    CMD_NO_MANDATORY_KEYS = 1u << 15,
+    /* Derived from the key specs (cmd_legacy_range), never in a table. */
+    CMD_MOVABLE_KEYS = 1u << 16,
 };
+
+/* ---- key specs (Redis 7) ------------------------------------------------
+ * Where a command's keys are in argv: begin_search finds the first key (a
+ * fixed index, or the argument after a keyword), find_keys takes it from
+ * there (a range, or a count read from argv).  The flags say how the
+ * command uses those keys; COMMAND prints them.  Same names and meaning as
+ * Redis 7.0's CMD_KEY_* and KSPEC_* (server.h). */
+enum {
+    CMD_KEY_RO = 1u << 0,      /* read only */
+    CMD_KEY_RW = 1u << 1,      /* read and changed */
+    CMD_KEY_OW = 1u << 2,      /* overwritten, old value not read */
+    CMD_KEY_RM = 1u << 3,      /* deleted */
+    CMD_KEY_ACCESS = 1u << 4,  /* user data returned or used */
+    CMD_KEY_UPDATE = 1u << 5,
+    CMD_KEY_INSERT = 1u << 6,
+    CMD_KEY_DELETE = 1u << 7,
+    CMD_KEY_NOT_KEY = 1u << 8, /* a name that is not a key (routing only) */
+    CMD_KEY_INCOMPLETE = 1u << 9,
+    CMD_KEY_VARIABLE_FLAGS = 1u << 10, /* per-call flags: cmd_spec.key_flags */
+};
+
+enum cmd_ks_begin {
+    CMD_KS_BEGIN_INVALID = 0, /* unused slot */
+    CMD_KS_BEGIN_UNKNOWN,     /* only the command's own parser knows */
+    CMD_KS_BEGIN_INDEX,       /* bs.index */
+    CMD_KS_BEGIN_KEYWORD,     /* bs.keyword */
+};
+
+enum cmd_ks_find {
+    CMD_KS_FIND_INVALID = 0,
+    CMD_KS_FIND_UNKNOWN,
+    CMD_KS_FIND_RANGE,  /* fk.range */
+    CMD_KS_FIND_KEYNUM, /* fk.keynum */
+};
+
+struct cmd_key_spec {
+    const char *notes; /* COMMAND INFO "notes"; NULL for none */
+    uint32_t flags;    /* CMD_KEY_* */
+    enum cmd_ks_begin begin;
+    union {
+        int index; /* argv index of the first key */
+        struct {
+            const char *keyword; /* matched case-insensitively */
+            int startfrom;       /* > 0: search forward from here; < 0: backward from argc+it */
+        } keyword;
+    } bs;
+    enum cmd_ks_find find;
+    union {
+        struct {
+            int lastkey; /* >= 0: relative to the first key; < 0: from argc */
+            int keystep;
+            int limit;   /* lastkey -1 only: keys are 1/limit of the rest */
+        } range;
+        struct {
+            int keynumidx; /* argv[first + keynumidx] holds the count */
+            int firstkey;  /* first key is first + firstkey */
+            int keystep;
+        } keynum;
+    } fk;
+};
+
+/* Redis 7.0 has no command with more (STATIC_KEY_SPECS_NUM). */
+#define CMD_KEY_SPECS_MAX 4
 
 struct client_ctx {
     struct conn *conn;
@@ -51,20 +124,34 @@ struct client_ctx {
     int64_t now_ms;
 };
 typedef void (*client_fn)(struct client_ctx *c);
+/* The flags of spec `ix` (which has CMD_KEY_VARIABLE_FLAGS) for this call,
+ * e.g. SET's key is RW+ACCESS with GET and OW without. */
+typedef uint32_t (*cmd_key_flags_fn)(int ix, int argc, const struct hp_slice *argv);
 
 struct cmd_spec {
+    /* What dispatch reads for every request comes first, so the first key
+     * spec shares cache lines with it; COMMAND's text comes last. */
     const char *name;       /* lower case, as COMMAND replies */
     int arity;              /* Redis convention: -N means >= N */
     uint32_t flags;
-    int first_key;          /* 0 = no keys */
-    int last_key;           /* -1 = last argument */
-    int key_step;
     enum cmd_kind kind;
+    int nkey_specs;
     exec_fn exec;           /* KEYED, ALLSHARDS, SCAN */
     client_fn client;       /* CLIENT */
+    struct cmd_key_spec key_specs[CMD_KEY_SPECS_MAX];
+    cmd_key_flags_fn key_flags; /* specs with CMD_KEY_VARIABLE_FLAGS */
+    /* TRANSITIONAL, for persist.c only until its rewrite lands: Redis'
+     * legacy (first, last, step), equal to cmd_legacy_range() of the specs
+     * (a unit test checks).  Route with cmd_keys_find(), never with these. */
+    int first_key;
+    int last_key;
+    int key_step;
+    uint32_t info_flags;    /* COMMAND only: CMD_NO_AUTH, CMD_ALLOW_BUSY, ... */
     const char *summary;    /* COMMAND DOCS */
     const char *group;      /* COMMAND DOCS: "string", "generic", "server", "connection" */
     const char *since;      /* COMMAND DOCS */
+    const char *acl;        /* COMMAND INFO: ACL categories, space separated */
+    const char *tips;       /* COMMAND INFO: tips, space separated; NULL for none */
     /* Commands with subcommands (CLIENT, CONFIG, COMMAND): arity and help
      * errors are handled by the handler itself. */
 };
@@ -104,6 +191,61 @@ static inline bool cmd_arity_ok(const struct cmd_spec *s, int argc)
 void cmd_reply_unknown(struct rbuf *out, int argc, const struct hp_slice *argv);
 /* "ERR wrong number of arguments for 'get' command" */
 void cmd_reply_arity(struct rbuf *out, const struct cmd_spec *s);
+
+/* ---- key positions from the specs (cmd_keyspec.c) --------------------- */
+
+enum cmd_keys_rc {
+    CMD_KEYS_OK = 0,
+    CMD_KEYS_ERR_NUMKEYS_NOT_INT,  /* a keynum count that is not an integer */
+    CMD_KEYS_ERR_NUMKEYS_NEGATIVE,
+    CMD_KEYS_ERR_NUMKEYS_TOO_MANY, /* more keys than arguments after them */
+    CMD_KEYS_ERR_RANGE,            /* keys outside argv: a syntax error */
+    CMD_KEYS_ERR_UNKNOWN_SPEC,     /* an "unknown" spec: needs the command's parser */
+    CMD_KEYS_ERR_CAPACITY,         /* cmd_keys_get: more keys than `cap` */
+};
+
+/* Keys argv[first], argv[first + step], ... up to argv[last]. */
+struct cmd_key_range {
+    int first, last, step;
+    uint32_t flags; /* CMD_KEY_*, VARIABLE_FLAGS already resolved */
+};
+
+struct cmd_key_ranges {
+    int n;        /* ranges used; one per spec at most */
+    size_t nkeys; /* keys in all of them */
+    struct cmd_key_range r[CMD_KEY_SPECS_MAX];
+};
+
+/*
+ * The one key finder: the keys of `argc`/`argv` (a command whose arity was
+ * checked) as at most CMD_KEY_SPECS_MAX ranges, like Redis' getKeysUsing-
+ * KeySpecs: a keyword spec whose keyword is absent adds nothing, NOT_KEY
+ * specs are skipped unless `with_not_keys`, and any malformed spec (bad
+ * numkeys, keys past argc) makes the whole answer that error with no
+ * ranges.  Bounded: O(specs) state, no allocation, whatever argc is.
+ */
+enum cmd_keys_rc cmd_keys_find(const struct cmd_spec *s, int argc, const struct hp_slice *argv,
+                               bool with_not_keys, struct cmd_key_ranges *out);
+
+struct cmd_key_ref {
+    int pos;        /* argv index */
+    uint32_t flags; /* CMD_KEY_* */
+};
+/* cmd_keys_find flattened into keys[0..cap): *n is the key count (set also
+ * on CMD_KEYS_ERR_CAPACITY, which fills nothing, so a caller can retry). */
+enum cmd_keys_rc cmd_keys_get(const struct cmd_spec *s, int argc, const struct hp_slice *argv,
+                              struct cmd_key_ref *keys, size_t cap, size_t *n);
+/* Redis' error for rc (EVAL's wording for the numkeys errors), with "ERR"
+ * and without "-"/CRLF; NULL for CMD_KEYS_OK. */
+const char *cmd_keys_strerror(enum cmd_keys_rc rc);
+
+/* Redis' legacy (first, last, step) for COMMAND INFO, derived from the
+ * specs as Redis 7.0 does (populateCommandLegacyRangeSpec): 0 0 0 when no
+ * plain index+range spec exists.  Returns true when the keys are
+ * "movable" (a spec the legacy triple cannot describe). */
+bool cmd_legacy_range(const struct cmd_spec *s, int *first, int *last, int *step);
+/* Does the command have a spec for real keys (COMMAND GETKEYS' test)? */
+bool cmd_has_keys(const struct cmd_spec *s);
 
 /* ---- keyed & all-shard handlers (cmd_string.c, cmd_keys.c) ---------- */
 #define HP_EXEC_HANDLERS(X)                                                  \

@@ -16,6 +16,7 @@
 
 #include "../../common/resp.h"
 #include "../../common/strutil.h"
+#include "../../storage/types.h"
 
 static const char err_not_int[] = "ERR value is not an integer or out of range";
 static const char err_syntax[] = "ERR syntax error";
@@ -24,15 +25,6 @@ static const char err_oom[] = "OOM command not allowed when used memory > 'maxme
 static struct entry *lookup(struct exec_ctx *x, struct hp_slice key)
 {
     return shard_find(exec_shard(x, key), x->db, key, x->now_ms);
-}
-
-static const char *type_name(enum obj_type t)
-{
-    switch (t) {
-    case OBJ_STRING:
-        return "string";
-    }
-    return "unknown";
 }
 
 static bool slice_eq(struct hp_slice a, struct hp_slice b)
@@ -119,7 +111,7 @@ void cmd_touch(struct exec_ctx *x)
 void cmd_type(struct exec_ctx *x)
 {
     struct entry *e = lookup(x, x->argv[1]);
-    resp_add_simple(x->out, e ? type_name(entry_type(e)) : "none");
+    resp_add_simple(x->out, e ? entry_type_name(e) : "none");
 }
 
 /* ---- RENAME ---------------------------------------------------------------- */
@@ -210,7 +202,7 @@ static void key_emit_fn(void *arg, const struct entry *e)
     if (k->pattern.ptr != NULL &&
         !glob_match(k->pattern.ptr, k->pattern.len, key.ptr, key.len, false))
         return;
-    if (k->type.ptr != NULL && !slice_eq_nocase(k->type, type_name(entry_type(e))))
+    if (k->type.ptr != NULL && !slice_eq_nocase(k->type, entry_type_name(e)))
         return;
     resp_add_bulk(k->out, key.ptr, key.len);
     k->emitted++;

@@ -1,7 +1,8 @@
 /*
- * cmd_table.c - the command table: Redis 7.0's arity, flags and key
- * positions for every command hotpath serves, plus the text COMMAND DOCS
- * prints, and the two errors the dispatcher replies before a handler runs.
+ * cmd_table.c - the command table: Redis 7.0's arity, flags, ACL
+ * categories, tips and key specs for every command hotpath serves, plus the
+ * text COMMAND DOCS prints, and the two errors the dispatcher replies
+ * before a handler runs.
  *
  * Lookup runs once per request, so it is a switch on (length, first
  * letter) followed by one or two fixed-size compares that the compiler
@@ -27,16 +28,31 @@ enum cmd_index {
     CMD_COUNT
 };
 
-#define CMD_SPEC(n, ar, fl, fk, lk, st, knd, ex, cl, sum, grp, sn)           \
-    [CMD_IX_##n] = {.name = #n, .arity = ar, .flags = fl, .first_key = fk,     \
-                    .last_key = lk, .key_step = st, .kind = knd, .exec = ex,   \
-                    .client = cl, .summary = sum, .group = grp, .since = sn}
-#define KEYED(n, ar, fl, fk, lk, st, sum, grp, sn)                             \
-    CMD_SPEC(n, ar, fl, fk, lk, st, CMD_KIND_KEYED, cmd_##n, NULL, sum, grp, sn)
-#define ALLSHARDS(n, ar, fl, sum, grp, sn)                                     \
-    CMD_SPEC(n, ar, fl, 0, 0, 0, CMD_KIND_ALLSHARDS, cmd_##n, NULL, sum, grp, sn)
-#define SCAN(n, ar, fl, sum, grp, sn)                                          \
-    CMD_SPEC(n, ar, fl, 0, 0, 0, CMD_KIND_SCAN, cmd_##n, NULL, sum, grp, sn)
+#define CMD_SPEC(n, ar, fl, knd, ex, cl, sum, grp, sn, ...)                   \
+    [CMD_IX_##n] = {.name = #n, .arity = ar, .flags = fl, .kind = knd, .exec = ex, \
+                    .client = cl, .summary = sum, .group = grp, .since = sn,   \
+                    __VA_ARGS__}
+#define KEYED(n, ar, fl, sum, grp, sn, ...)                                    \
+    CMD_SPEC(n, ar, fl, CMD_KIND_KEYED, cmd_##n, NULL, sum, grp, sn, __VA_ARGS__)
+#define ALLSHARDS(n, ar, fl, sum, grp, sn, ...)                                \
+    CMD_SPEC(n, ar, fl, CMD_KIND_ALLSHARDS, cmd_##n, NULL, sum, grp, sn, __VA_ARGS__)
+#define SCAN(n, ar, fl, sum, grp, sn, ...)                                     \
+    CMD_SPEC(n, ar, fl, CMD_KIND_SCAN, cmd_##n, NULL, sum, grp, sn, __VA_ARGS__)
+
+#define ACL(cats) .acl = cats
+#define TIPS(t) .tips = t
+#define INFO_FLAGS(f) .info_flags = f
+#define KEYS1(a) .key_specs = {a}, .nkey_specs = 1
+#define KEYS2(a, b) .key_specs = {a, b}, .nkey_specs = 2
+/* Transitional copy for persist.c; see cmd.h. */
+#define LEGACY(f, l, s) .first_key = f, .last_key = l, .key_step = s
+/* Keys from argv[idx] to relative `last` (or from the end when < 0). */
+#define KS_RANGE(fl, idx, last, step)                                          \
+    {.flags = fl, .begin = CMD_KS_BEGIN_INDEX, .bs = {.index = idx},           \
+     .find = CMD_KS_FIND_RANGE, .fk = {.range = {last, step, 0}}}
+#define KS_RANGE_NOTE(note, fl, idx, last, step)                               \
+    {.notes = note, .flags = fl, .begin = CMD_KS_BEGIN_INDEX, .bs = {.index = idx}, \
+     .find = CMD_KS_FIND_RANGE, .fk = {.range = {last, step, 0}}}
 
 enum {
     W = CMD_WRITE,
@@ -47,86 +63,233 @@ enum {
     NS = CMD_NOSCRIPT,
 };
 
+/* Key spec flags, Redis' names. */
+enum {
+    KRO = CMD_KEY_RO,
+    KRW = CMD_KEY_RW,
+    KOW = CMD_KEY_OW,
+    KRM = CMD_KEY_RM,
+    KAC = CMD_KEY_ACCESS,
+    KUP = CMD_KEY_UPDATE,
+    KIN = CMD_KEY_INSERT,
+    KDE = CMD_KEY_DELETE,
+    KVF = CMD_KEY_VARIABLE_FLAGS,
+};
+
+/* SET's key: read (RW + ACCESS) only with GET, else overwritten (Redis'
+ * setGetKeys; the argument compare stops at a NUL byte as Redis' does). */
+static uint32_t set_key_flags(int ix, int argc, const struct hp_slice *argv)
+{
+    HP_ASSERT(ix == 0);
+    for (int i = 3; i < argc; i++) {
+        const uint8_t *a = argv[i].ptr;
+        if (argv[i].len >= 3 && (a[0] | 0x20) == 'g' && (a[1] | 0x20) == 'e' &&
+            (a[2] | 0x20) == 't' && (argv[i].len == 3 || a[3] == 0))
+            return CMD_KEY_RW | CMD_KEY_ACCESS | CMD_KEY_UPDATE;
+    }
+    return CMD_KEY_OW | CMD_KEY_UPDATE;
+}
+
+/* Arity, flags, ACL categories, tips and key specs: Redis 7.0.15's COMMAND
+ * INFO, summary/group/since: its COMMAND DOCS (tests/e2e/test_command_info.py
+ * compares every entry with a running redis-server). */
 /* The whole table: the keyed part below, then the client part that
  * cmd_table_register_client() copies in at start-up, before any worker runs
  * (read-only afterwards).  One array, so COMMAND lists every command and
  * cmd_lookup answers pointers into it whichever part a command is in. */
 static struct cmd_spec cmd_specs[CMD_COUNT + CMD_CLIENT_MAX] = {
-    KEYED(del, -2, W, 1, -1, 1, "Delete a key", "generic", "1.0.0"),
-    KEYED(get, 2, R | F, 1, 1, 1, "Get the value of a key", "string", "1.0.0"),
-    KEYED(set, -3, W | M, 1, 1, 1, "Set the string value of a key", "string", "1.0.0"),
-    KEYED(ttl, 2, R | F, 1, 1, 1, "Get the time to live for a key in seconds", "generic",
-          "1.0.0"),
-    KEYED(decr, 2, W | M | F, 1, 1, 1, "Decrement the integer value of a key by one",
-          "string", "1.0.0"),
-    KEYED(incr, 2, W | M | F, 1, 1, 1, "Increment the integer value of a key by one",
-          "string", "1.0.0"),
-    ALLSHARDS(keys, 2, R, "Find all keys matching the given pattern", "generic", "1.0.0"),
-    KEYED(mget, -2, R | F, 1, -1, 1, "Get the values of all the given keys", "string",
-          "1.0.0"),
-    KEYED(mset, -3, W | M, 1, -1, 2, "Set multiple keys to multiple values", "string",
-          "1.0.1"),
-    KEYED(pttl, 2, R | F, 1, 1, 1, "Get the time to live for a key in milliseconds",
-          "generic", "2.6.0"),
-    SCAN(scan, -2, R, "Incrementally iterate the keys space", "generic", "2.8.0"),
-    KEYED(type, 2, R | F, 1, 1, 1, "Determine the type stored at key", "generic", "1.0.0"),
-    KEYED(getex, -2, W | F, 1, 1, 1, "Get the value of a key and optionally set its expiration",
-          "string", "6.2.0"),
-    KEYED(setex, 4, W | M, 1, 1, 1, "Set the value and expiration of a key", "string",
-          "2.0.0"),
-    KEYED(setnx, 3, W | M | F, 1, 1, 1, "Set the value of a key, only if the key does not exist",
-          "string", "1.0.0"),
-    KEYED(touch, -2, R | F, 1, -1, 1,
+    KEYED(del, -2, W, "Delete a key", "generic", "1.0.0",
+          ACL("@keyspace @write @slow"),
+          TIPS("request_policy:multi_shard response_policy:agg_sum"),
+          KEYS1(KS_RANGE(KRM | KDE, 1, -1, 1)),
+          LEGACY(1, -1, 1)),
+    KEYED(get, 2, R | F, "Get the value of a key", "string", "1.0.0",
+          ACL("@read @string @fast"),
+          KEYS1(KS_RANGE(KRO | KAC, 1, 0, 1)),
+          LEGACY(1, 1, 1)),
+    KEYED(set, -3, W | M, "Set the string value of a key", "string", "1.0.0",
+          ACL("@write @string @slow"), .key_flags = set_key_flags,
+          KEYS1(KS_RANGE_NOTE("RW and ACCESS due to the optional `GET` argument",
+                             KRW | KAC | KUP | KVF, 1, 0, 1)),
+          LEGACY(1, 1, 1)),
+    KEYED(ttl, 2, R | F, "Get the time to live for a key in seconds", "generic", "1.0.0",
+          ACL("@keyspace @read @fast"),
+          TIPS("nondeterministic_output"),
+          KEYS1(KS_RANGE(KRO | KAC, 1, 0, 1)),
+          LEGACY(1, 1, 1)),
+    KEYED(decr, 2, W | M | F, "Decrement the integer value of a key by one", "string", "1.0.0",
+          ACL("@write @string @fast"),
+          KEYS1(KS_RANGE(KRW | KAC | KUP, 1, 0, 1)),
+          LEGACY(1, 1, 1)),
+    KEYED(incr, 2, W | M | F, "Increment the integer value of a key by one", "string", "1.0.0",
+          ACL("@write @string @fast"),
+          KEYS1(KS_RANGE(KRW | KAC | KUP, 1, 0, 1)),
+          LEGACY(1, 1, 1)),
+    ALLSHARDS(keys, 2, R, "Find all keys matching the given pattern", "generic", "1.0.0",
+          ACL("@keyspace @read @slow @dangerous"),
+          TIPS("request_policy:all_shards nondeterministic_output_order")),
+    KEYED(mget, -2, R | F, "Get the values of all the given keys", "string", "1.0.0",
+          ACL("@read @string @fast"),
+          TIPS("request_policy:multi_shard"),
+          KEYS1(KS_RANGE(KRO | KAC, 1, -1, 1)),
+          LEGACY(1, -1, 1)),
+    KEYED(mset, -3, W | M, "Set multiple keys to multiple values", "string", "1.0.1",
+          ACL("@write @string @slow"),
+          TIPS("request_policy:multi_shard response_policy:all_succeeded"),
+          KEYS1(KS_RANGE(KOW | KUP, 1, -1, 2)),
+          LEGACY(1, -1, 2)),
+    KEYED(pttl, 2, R | F, "Get the time to live for a key in milliseconds", "generic", "2.6.0",
+          ACL("@keyspace @read @fast"),
+          TIPS("nondeterministic_output"),
+          KEYS1(KS_RANGE(KRO | KAC, 1, 0, 1)),
+          LEGACY(1, 1, 1)),
+    SCAN(scan, -2, R, "Incrementally iterate the keys space", "generic", "2.8.0",
+          ACL("@keyspace @read @slow"),
+          TIPS("nondeterministic_output request_policy:special")),
+    KEYED(type, 2, R | F, "Determine the type stored at key", "generic", "1.0.0",
+          ACL("@keyspace @read @fast"),
+          KEYS1(KS_RANGE(KRO, 1, 0, 1)),
+          LEGACY(1, 1, 1)),
+    KEYED(getex, -2, W | F,
+          "Get the value of a key and optionally set its expiration", "string", "6.2.0",
+          ACL("@write @string @fast"),
+          KEYS1(KS_RANGE_NOTE("RW and UPDATE because it changes the TTL",
+                             KRW | KAC | KUP, 1, 0, 1)),
+          LEGACY(1, 1, 1)),
+    KEYED(setex, 4, W | M, "Set the value and expiration of a key", "string", "2.0.0",
+          ACL("@write @string @slow"),
+          KEYS1(KS_RANGE(KOW | KUP, 1, 0, 1)),
+          LEGACY(1, 1, 1)),
+    KEYED(setnx, 3, W | M | F,
+          "Set the value of a key, only if the key does not exist", "string", "1.0.0",
+          ACL("@write @string @fast"),
+          KEYS1(KS_RANGE(KOW | KIN, 1, 0, 1)),
+          LEGACY(1, 1, 1)),
+    KEYED(touch, -2, R | F,
           "Alters the last access time of a key(s). Returns the number of existing keys specified.",
-          "generic", "3.2.1"),
-    KEYED(append, 3, W | M | F, 1, 1, 1, "Append a value to a key", "string", "2.0.0"),
-    ALLSHARDS(dbsize, 1, R | F, "Return the number of keys in the selected database", "server",
-              "1.0.0"),
-    KEYED(decrby, 3, W | M | F, 1, 1, 1, "Decrement the integer value of a key by the given number",
-          "string", "1.0.0"),
-    KEYED(exists, -2, R | F, 1, -1, 1, "Determine if a key exists", "generic", "1.0.0"),
-    KEYED(expire, -3, W | F, 1, 1, 1, "Set a key's time to live in seconds", "generic", "1.0.0"),
-    KEYED(getdel, 2, W | F, 1, 1, 1, "Get the value of a key and delete the key", "string",
-          "6.2.0"),
-    KEYED(getset, 3, W | M | F, 1, 1, 1, "Set the string value of a key and return its old value",
-          "string", "1.0.0"),
-    KEYED(incrby, 3, W | M | F, 1, 1, 1, "Increment the integer value of a key by the given amount",
-          "string", "1.0.0"),
-    KEYED(msetnx, -3, W | M, 1, -1, 2,
-          "Set multiple keys to multiple values, only if none of the keys exist", "string",
-          "1.0.1"),
-    KEYED(psetex, 4, W | M, 1, 1, 1, "Set the value and expiration in milliseconds of a key",
-          "string", "2.6.0"),
-    KEYED(rename, 3, W, 1, 2, 1, "Rename a key", "generic", "1.0.0"),
-    KEYED(strlen, 2, R | F, 1, 1, 1, "Get the length of the value stored in a key", "string",
-          "2.2.0"),
-    KEYED(unlink, -2, W | F, 1, -1, 1,
+          "generic", "3.2.1",
+          ACL("@keyspace @read @fast"),
+          TIPS("request_policy:multi_shard response_policy:agg_sum"),
+          KEYS1(KS_RANGE(KRO, 1, -1, 1)),
+          LEGACY(1, -1, 1)),
+    KEYED(append, 3, W | M | F, "Append a value to a key", "string", "2.0.0",
+          ACL("@write @string @fast"),
+          KEYS1(KS_RANGE(KRW | KIN, 1, 0, 1)),
+          LEGACY(1, 1, 1)),
+    ALLSHARDS(dbsize, 1, R | F,
+          "Return the number of keys in the selected database", "server", "1.0.0",
+          ACL("@keyspace @read @fast"),
+          TIPS("request_policy:all_shards response_policy:agg_sum")),
+    KEYED(decrby, 3, W | M | F,
+          "Decrement the integer value of a key by the given number", "string", "1.0.0",
+          ACL("@write @string @fast"),
+          KEYS1(KS_RANGE(KRW | KAC | KUP, 1, 0, 1)),
+          LEGACY(1, 1, 1)),
+    KEYED(exists, -2, R | F, "Determine if a key exists", "generic", "1.0.0",
+          ACL("@keyspace @read @fast"),
+          TIPS("request_policy:multi_shard response_policy:agg_sum"),
+          KEYS1(KS_RANGE(KRO, 1, -1, 1)),
+          LEGACY(1, -1, 1)),
+    KEYED(expire, -3, W | F, "Set a key's time to live in seconds", "generic", "1.0.0",
+          ACL("@keyspace @write @fast"),
+          KEYS1(KS_RANGE(KRW | KUP, 1, 0, 1)),
+          LEGACY(1, 1, 1)),
+    KEYED(getdel, 2, W | F, "Get the value of a key and delete the key", "string", "6.2.0",
+          ACL("@write @string @fast"),
+          KEYS1(KS_RANGE(KRW | KAC | KDE, 1, 0, 1)),
+          LEGACY(1, 1, 1)),
+    KEYED(getset, 3, W | M | F,
+          "Set the string value of a key and return its old value", "string", "1.0.0",
+          ACL("@write @string @fast"),
+          KEYS1(KS_RANGE(KRW | KAC | KUP, 1, 0, 1)),
+          LEGACY(1, 1, 1)),
+    KEYED(incrby, 3, W | M | F,
+          "Increment the integer value of a key by the given amount", "string", "1.0.0",
+          ACL("@write @string @fast"),
+          KEYS1(KS_RANGE(KRW | KAC | KUP, 1, 0, 1)),
+          LEGACY(1, 1, 1)),
+    KEYED(msetnx, -3, W | M,
+          "Set multiple keys to multiple values, only if none of the keys exist", "string", "1.0.1",
+          ACL("@write @string @slow"),
+          TIPS("request_policy:multi_shard response_policy:agg_min"),
+          KEYS1(KS_RANGE(KOW | KIN, 1, -1, 2)),
+          LEGACY(1, -1, 2)),
+    KEYED(psetex, 4, W | M,
+          "Set the value and expiration in milliseconds of a key", "string", "2.6.0",
+          ACL("@write @string @slow"),
+          KEYS1(KS_RANGE(KOW | KUP, 1, 0, 1)),
+          LEGACY(1, 1, 1)),
+    KEYED(rename, 3, W, "Rename a key", "generic", "1.0.0",
+          ACL("@keyspace @write @slow"),
+          KEYS2(KS_RANGE(KRW | KAC | KDE, 1, 0, 1), KS_RANGE(KOW | KUP, 2, 0, 1)),
+          LEGACY(1, 2, 1)),
+    KEYED(strlen, 2, R | F, "Get the length of the value stored in a key", "string", "2.2.0",
+          ACL("@read @string @fast"),
+          KEYS1(KS_RANGE(KRO, 1, 0, 1)),
+          LEGACY(1, 1, 1)),
+    KEYED(unlink, -2, W | F,
           "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.",
-          "generic", "4.0.0"),
-    ALLSHARDS(flushdb, -1, W, "Remove all keys from the current database", "server", "1.0.0"),
-    KEYED(persist, 2, W | F, 1, 1, 1, "Remove the expiration from a key", "generic", "2.2.0"),
-    KEYED(pexpire, -3, W | F, 1, 1, 1, "Set a key's time to live in milliseconds", "generic",
-          "2.6.0"),
-    KEYED(expireat, -3, W | F, 1, 1, 1, "Set the expiration for a key as a UNIX timestamp",
-          "generic", "1.2.0"),
-    ALLSHARDS(flushall, -1, W, "Remove all keys from all databases", "server", "1.0.0"),
-    KEYED(getrange, 4, R, 1, 1, 1, "Get a substring of the string stored at a key", "string",
-          "2.4.0"),
-    KEYED(renamenx, 3, W | F, 1, 2, 1, "Rename a key, only if the new key does not exist",
-          "generic", "1.0.0"),
-    KEYED(setrange, 4, W | M, 1, 1, 1,
-          "Overwrite part of a string at key starting at the specified offset", "string",
-          "2.2.0"),
-    KEYED(pexpireat, -3, W | F, 1, 1, 1,
-          "Set the expiration for a key as a UNIX timestamp specified in milliseconds", "generic",
-          "2.6.0"),
-    ALLSHARDS(randomkey, 1, R, "Return a random key from the keyspace", "generic", "1.0.0"),
-    KEYED(expiretime, 2, R | F, 1, 1, 1, "Get the expiration Unix timestamp for a key", "generic",
-          "7.0.0"),
-    KEYED(incrbyfloat, 3, W | M | F, 1, 1, 1, "Increment the float value of a key by the given amount",
-          "string", "2.6.0"),
-    KEYED(pexpiretime, 2, R | F, 1, 1, 1,
-          "Get the expiration Unix timestamp for a key in milliseconds", "generic", "7.0.0"),
+          "generic", "4.0.0",
+          ACL("@keyspace @write @fast"),
+          TIPS("request_policy:multi_shard response_policy:agg_sum"),
+          KEYS1(KS_RANGE(KRM | KDE, 1, -1, 1)),
+          LEGACY(1, -1, 1)),
+    ALLSHARDS(flushdb, -1, W, "Remove all keys from the current database", "server", "1.0.0",
+          ACL("@keyspace @write @slow @dangerous"),
+          TIPS("request_policy:all_shards response_policy:all_succeeded")),
+    KEYED(persist, 2, W | F, "Remove the expiration from a key", "generic", "2.2.0",
+          ACL("@keyspace @write @fast"),
+          KEYS1(KS_RANGE(KRW | KUP, 1, 0, 1)),
+          LEGACY(1, 1, 1)),
+    KEYED(pexpire, -3, W | F, "Set a key's time to live in milliseconds", "generic", "2.6.0",
+          ACL("@keyspace @write @fast"),
+          KEYS1(KS_RANGE(KRW | KUP, 1, 0, 1)),
+          LEGACY(1, 1, 1)),
+    KEYED(expireat, -3, W | F,
+          "Set the expiration for a key as a UNIX timestamp", "generic", "1.2.0",
+          ACL("@keyspace @write @fast"),
+          KEYS1(KS_RANGE(KRW | KUP, 1, 0, 1)),
+          LEGACY(1, 1, 1)),
+    ALLSHARDS(flushall, -1, W, "Remove all keys from all databases", "server", "1.0.0",
+          ACL("@keyspace @write @slow @dangerous"),
+          TIPS("request_policy:all_shards response_policy:all_succeeded")),
+    KEYED(getrange, 4, R, "Get a substring of the string stored at a key", "string", "2.4.0",
+          ACL("@read @string @slow"),
+          KEYS1(KS_RANGE(KRO | KAC, 1, 0, 1)),
+          LEGACY(1, 1, 1)),
+    KEYED(renamenx, 3, W | F,
+          "Rename a key, only if the new key does not exist", "generic", "1.0.0",
+          ACL("@keyspace @write @fast"),
+          KEYS2(KS_RANGE(KRW | KAC | KDE, 1, 0, 1), KS_RANGE(KOW | KIN, 2, 0, 1)),
+          LEGACY(1, 2, 1)),
+    KEYED(setrange, 4, W | M,
+          "Overwrite part of a string at key starting at the specified offset", "string", "2.2.0",
+          ACL("@write @string @slow"),
+          KEYS1(KS_RANGE(KRW | KUP, 1, 0, 1)),
+          LEGACY(1, 1, 1)),
+    KEYED(pexpireat, -3, W | F,
+          "Set the expiration for a key as a UNIX timestamp specified in milliseconds",
+          "generic", "2.6.0",
+          ACL("@keyspace @write @fast"),
+          KEYS1(KS_RANGE(KRW | KUP, 1, 0, 1)),
+          LEGACY(1, 1, 1)),
+    ALLSHARDS(randomkey, 1, R, "Return a random key from the keyspace", "generic", "1.0.0",
+          ACL("@keyspace @read @slow"),
+          TIPS("request_policy:all_shards nondeterministic_output")),
+    KEYED(expiretime, 2, R | F, "Get the expiration Unix timestamp for a key", "generic", "7.0.0",
+          ACL("@keyspace @read @fast"),
+          KEYS1(KS_RANGE(KRO | KAC, 1, 0, 1)),
+          LEGACY(1, 1, 1)),
+    KEYED(incrbyfloat, 3, W | M | F,
+          "Increment the float value of a key by the given amount", "string", "2.6.0",
+          ACL("@write @string @fast"),
+          KEYS1(KS_RANGE(KRW | KAC | KUP, 1, 0, 1)),
+          LEGACY(1, 1, 1)),
+    KEYED(pexpiretime, 2, R | F,
+          "Get the expiration Unix timestamp for a key in milliseconds", "generic", "7.0.0",
+          ACL("@keyspace @read @fast"),
+          KEYS1(KS_RANGE(KRO | KAC, 1, 0, 1)),
+          LEGACY(1, 1, 1)),
 };
 
 static size_t cmd_nclient;

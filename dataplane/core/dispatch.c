@@ -40,18 +40,20 @@ void exec_ctx_init(struct exec_ctx *x, struct worker *w, uint32_t home, uint64_t
 uint64_t dispatch_key_mask(struct worker *w, const struct cmd_spec *spec, int argc,
                            const struct hp_slice *argv)
 {
-    if (spec->first_key <= 0 || spec->first_key >= argc)
+    /* A malformed key count or key range is the command's own syntax
+     * error: no keys, so it runs on the connection's worker and its
+     * handler replies the error (Redis Cluster routes such a command the
+     * same way).  NOT_KEY specs name what routes like a key. */
+    struct cmd_key_ranges kr;
+    if (cmd_keys_find(spec, argc, argv, true, &kr) != CMD_KEYS_OK || kr.nkeys == 0)
         return 0;
     if (w->rt->nworkers == 1)
         return 1; /* the only shard; no slot to compute */
-    int last = spec->last_key < 0 ? argc + spec->last_key : spec->last_key;
-    if (last >= argc)
-        last = argc - 1;
-    int step = spec->key_step > 0 ? spec->key_step : 1;
     const uint16_t *map = w->rt->slot_to_shard;
     uint64_t mask = 0;
-    for (int i = spec->first_key; i <= last; i += step)
-        mask |= 1ull << map[slot_of_key(argv[i].ptr, argv[i].len)];
+    for (int j = 0; j < kr.n; j++)
+        for (int i = kr.r[j].first; i <= kr.r[j].last; i += kr.r[j].step)
+            mask |= 1ull << map[slot_of_key(argv[i].ptr, argv[i].len)];
     return mask;
 }
 

@@ -1,6 +1,7 @@
 /*
  * cmd_table_client.c - the client commands' part of the command table
- * (Redis 7.0 arity, flags and COMMAND DOCS text), registered into
+ * (Redis 7.0.15's arity, flags, ACL categories, tips and COMMAND DOCS text;
+ * tests/e2e/test_command_info.py compares them with a running redis-server), registered into
  * commands/cmd_table.c by server_cmds_register() at start-up.  It lives
  * here, not in commands/, because it names handlers that need the runtime.
  * Lookup is the same (length, first letter) switch as the keyed part's; the
@@ -19,11 +20,13 @@ enum client_index {
     CLIENT_COUNT
 };
 
-#define CLIENT(n, ar, fl, sum, grp, sn)                                        \
-    [CLIENT_IX_##n] = {.name = #n, .arity = ar, .flags = fl, .first_key = 0,  \
-                       .last_key = 0, .key_step = 0, .kind = CMD_KIND_CLIENT,  \
-                       .exec = NULL, .client = cmd_##n, .summary = sum,        \
-                       .group = grp, .since = sn}
+#define CLIENT(n, ar, fl, sum, grp, sn, ...)                                   \
+    [CLIENT_IX_##n] = {.name = #n, .arity = ar, .flags = fl,                   \
+                       .kind = CMD_KIND_CLIENT, .exec = NULL, .client = cmd_##n, \
+                       .summary = sum, .group = grp, .since = sn, __VA_ARGS__}
+#define ACL(cats) .acl = cats
+#define TIPS(t) .tips = t
+#define INFO_FLAGS(f) .info_flags = f
 
 enum {
     F = CMD_FAST,
@@ -32,25 +35,44 @@ enum {
 };
 
 static const struct cmd_spec client_specs[CLIENT_COUNT] = {
-    CLIENT(echo, 2, LS | F, "Echo the given string", "connection", "1.0.0"),
-    CLIENT(info, -1, LS, "Get information and statistics about the server", "server",
-           "1.0.0"),
-    CLIENT(ping, -1, F, "Ping the server", "connection", "1.0.0"),
-    CLIENT(quit, -1, NS | LS | F, "Close the connection", "connection", "1.0.0"),
-    CLIENT(time, 1, LS | F, "Return the current server time", "server", "2.6.0"),
-    CLIENT(hello, -1, NS | LS | F, "Handshake with Redis", "connection", "6.0.0"),
-    CLIENT(reset, 1, NS | LS | F, "Reset the connection", "connection", "6.2.0"),
-    CLIENT(client, -2, 0, "A container for client connection commands", "connection",
-           "2.4.0"),
-    CLIENT(config, -2, 0, "A container for server configuration commands", "server", "2.0.0"),
-    CLIENT(select, 2, LS | F, "Change the selected database for the current connection",
-           "connection", "1.0.0"),
-    CLIENT(command, -1, LS, "Get array of Redis command details", "server", "2.8.13"),
-    CLIENT(bgrewriteaof, 1, CMD_ADMIN | NS | LS, "Asynchronously rewrite the append-only file",
-           "server", "1.0.0"),
-    CLIENT(shutdown, -1, CMD_ADMIN | NS | LS | CMD_NO_MULTI,
-           "Synchronously save the dataset to disk and then shut down the server", "server",
-           "1.0.0"),
+    CLIENT(echo, 2, F | LS, "Echo the given string", "connection", "1.0.0",
+          ACL("@fast @connection")),
+    CLIENT(info, -1, LS, "Get information and statistics about the server", "server", "1.0.0",
+          ACL("@slow @dangerous"),
+          TIPS("nondeterministic_output request_policy:all_shards response_policy:special")),
+    CLIENT(ping, -1, F, "Ping the server", "connection", "1.0.0",
+          ACL("@fast @connection"),
+          TIPS("request_policy:all_shards response_policy:all_succeeded")),
+    CLIENT(quit, -1, NS | F | LS, "Close the connection", "connection", "1.0.0",
+          ACL("@fast @connection"),
+          INFO_FLAGS(CMD_NO_AUTH | CMD_ALLOW_BUSY)),
+    CLIENT(time, 1, F | LS, "Return the current server time", "server", "2.6.0",
+          ACL("@fast"),
+          TIPS("nondeterministic_output")),
+    CLIENT(hello, -1, NS | F | LS, "Handshake with Redis", "connection", "6.0.0",
+          ACL("@fast @connection"),
+          INFO_FLAGS(CMD_NO_AUTH | CMD_ALLOW_BUSY)),
+    CLIENT(reset, 1, NS | F | LS, "Reset the connection", "connection", "6.2.0",
+          ACL("@fast @connection"),
+          INFO_FLAGS(CMD_NO_AUTH | CMD_ALLOW_BUSY)),
+    CLIENT(client, -2, 0, "A container for client connection commands", "connection", "2.4.0",
+          ACL("@slow")),
+    CLIENT(config, -2, 0, "A container for server configuration commands", "server", "2.0.0",
+          ACL("@slow")),
+    CLIENT(select, 2, F | LS,
+          "Change the selected database for the current connection", "connection", "1.0.0",
+          ACL("@fast @connection")),
+    CLIENT(command, -1, LS, "Get array of Redis command details", "server", "2.8.13",
+          ACL("@slow @connection"),
+          TIPS("nondeterministic_output_order")),
+    CLIENT(bgrewriteaof, 1, CMD_ADMIN | NS,
+          "Asynchronously rewrite the append-only file", "server", "1.0.0",
+          ACL("@admin @slow @dangerous"),
+          INFO_FLAGS(CMD_NO_ASYNC_LOADING)),
+    CLIENT(shutdown, -1, CMD_ADMIN | NS | CMD_NO_MULTI | LS,
+          "Synchronously save the dataset to disk and then shut down the server", "server", "1.0.0",
+          ACL("@admin @slow @dangerous"),
+          INFO_FLAGS(CMD_ALLOW_BUSY)),
 };
 
 #define CMD_KEY(len, first) (((unsigned)(len) << 8) | (unsigned)(first))

@@ -28,6 +28,7 @@
 #include "../persist/persist.h"
 #include "../udp/udp.h"
 #include "server.h"
+#include "../commands/cmd_docs.h"
 
 #ifndef HP_VERSION
 #define HP_VERSION "0.1.0"

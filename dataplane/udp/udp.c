@@ -1070,10 +1070,15 @@ static uint32_t owner_of(struct worker *w, const struct udp_pkt *ctx, const uint
         const struct cmd_spec *spec = cmd_lookup(u->argv[0].ptr, u->argv[0].len);
         if (spec == NULL || spec->kind != CMD_KIND_KEYED || !cmd_arity_ok(spec, argc))
             continue;
-        uint64_t mask = dispatch_key_mask(w, spec, argc, u->argv);
-        if (mask)
-            return w->rt->slot_to_shard[slot_of_key(u->argv[spec->first_key].ptr,
-                                                     u->argv[spec->first_key].len)];
+        struct cmd_key_ranges kr;
+        if (cmd_keys_find(spec, argc, u->argv, true, &kr) != CMD_KEYS_OK)
+            continue;
+        for (int j = 0; j < kr.n; j++) {
+            if (kr.r[j].last < kr.r[j].first)
+                continue; /* a keynum spec with a count of 0 */
+            const struct hp_slice *k = &u->argv[kr.r[j].first];
+            return w->rt->slot_to_shard[slot_of_key(k->ptr, k->len)];
+        }
     }
     uint32_t addressed = ctx->info.dst_port - u->rt->ports[ctx->port_idx].pc.port_lo;
     return addressed < w->rt->nworkers ? addressed : w->id;

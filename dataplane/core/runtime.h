@@ -168,6 +168,26 @@ struct worker {
     struct udp_worker *udp;        /* UDP dataplane state (udp.c); NULL when off */
 };
 
+/*
+ * A layer above the core that every worker's loop drives (the UDP
+ * dataplane, the log).  The core may not include those layers
+ * (tests/layout_rules): each registers its hooks with
+ * runtime_loop_hooks_add() at start-up, before any worker runs, and the
+ * list is read-only from then on.  Hooks run in registration order; any
+ * member may be NULL.
+ */
+struct worker_loop_hooks {
+    const char *name;
+    unsigned (*poll)(struct worker *w);          /* loop step 2: units of work done */
+    void (*before_send)(struct worker *w);       /* step 4, before replies go out */
+    /* Right before sleeping: the longest sleep allowed (0: don't sleep). */
+    int64_t (*sleep_cap)(struct worker *w, int64_t timeout_us);
+    /* After the worker announced it sleeps: true if it must not. */
+    bool (*wake_pending)(struct worker *w);
+    uint32_t (*owed)(const struct worker *w);    /* replies still held: not drained */
+};
+#define RT_LOOP_HOOKS_MAX 4   /* udp, persist, and room for two more layers */
+
 struct runtime {
     struct hp_config *cfg;
     uint32_t nworkers;
@@ -181,6 +201,8 @@ struct runtime {
     char executable[256];
     struct udp_rt *udp;            /* UDP dataplane ports (udp.c); NULL when off */
     struct persist *persist;       /* append-only log (persist.c); NULL when off */
+    const struct worker_loop_hooks *loop_hooks[RT_LOOP_HOOKS_MAX];  /* set at start-up */
+    uint32_t nloop_hooks;
     /* atomic */
     uint32_t stop;                 /* 1: shut down gracefully */
     uint32_t ready;                /* workers that finished start-up */
@@ -190,6 +212,10 @@ struct runtime {
     uint64_t nclients;
     uint64_t mem_peak;             /* highest used_memory INFO has seen */
 };
+
+/* ---- worker.c ------------------------------------------------------------ */
+/* Start-up only (before workers launch).  -1: RT_LOOP_HOOKS_MAX reached. */
+int runtime_loop_hooks_add(struct runtime *rt, const struct worker_loop_hooks *h);
 
 /* ---- xshard.c ------------------------------------------------------------ */
 int xshard_rings_create(struct runtime *rt);

@@ -22,8 +22,6 @@
 #include "../../common/clock.h"
 #include "../../common/log.h"
 #include "../../storage/shard.h"
-#include "../persist/persist.h"
-#include "../udp/udp.h"
 
 #define IDLE_SPIN_LOOPS 256        /* empty iterations before sleeping */
 #define EXPIRE_BACKLOG_BUDGET 64   /* keys examined per iteration while behind */
@@ -138,21 +136,71 @@ static void worker_tick(struct worker *w)
     w->expire_backlog = deleted * 4 >= budget;
 }
 
+int runtime_loop_hooks_add(struct runtime *rt, const struct worker_loop_hooks *h)
+{
+    HP_ASSERT(h != NULL);
+    HP_ASSERT(__atomic_load_n(&rt->ready, __ATOMIC_SEQ_CST) == 0); /* before launch */
+    if (rt->nloop_hooks == RT_LOOP_HOOKS_MAX)
+        return -1;
+    rt->loop_hooks[rt->nloop_hooks++] = h;
+    return 0;
+}
+
+static unsigned hooks_poll(struct worker *w)
+{
+    unsigned work = 0;
+    for (uint32_t i = 0; i < w->rt->nloop_hooks; i++)
+        if (w->rt->loop_hooks[i]->poll)
+            work += w->rt->loop_hooks[i]->poll(w);
+    return work;
+}
+
+static void hooks_before_send(struct worker *w)
+{
+    for (uint32_t i = 0; i < w->rt->nloop_hooks; i++)
+        if (w->rt->loop_hooks[i]->before_send)
+            w->rt->loop_hooks[i]->before_send(w);
+}
+
+static int64_t hooks_sleep_cap(struct worker *w, int64_t timeout_us)
+{
+    for (uint32_t i = 0; i < w->rt->nloop_hooks && timeout_us > 0; i++)
+        if (w->rt->loop_hooks[i]->sleep_cap)
+            timeout_us = w->rt->loop_hooks[i]->sleep_cap(w, timeout_us);
+    return timeout_us;
+}
+
+static bool hooks_wake_pending(struct worker *w)
+{
+    for (uint32_t i = 0; i < w->rt->nloop_hooks; i++)
+        if (w->rt->loop_hooks[i]->wake_pending && w->rt->loop_hooks[i]->wake_pending(w))
+            return true;
+    return false;
+}
+
+static uint32_t hooks_owed(const struct worker *w)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < w->rt->nloop_hooks; i++)
+        if (w->rt->loop_hooks[i]->owed)
+            n += w->rt->loop_hooks[i]->owed(w);
+    return n;
+}
+
 static void worker_sleep(struct worker *w)
 {
     int64_t timeout_us = CONFIG_RT_GET(w->rt->cfg, idle_sleep_us);
     int64_t to_tick = (w->next_tick_ms - w->now_ms) * 1000;
     if (to_tick < timeout_us)
         timeout_us = to_tick;
-    /* NIC queues raise no wake-up here: back off, but only so far. */
-    timeout_us = udp_sleep_cap(w, timeout_us);
-    /* Records waiting for log ring room: nothing signals room. */
-    timeout_us = persist_sleep_cap(w, timeout_us);
+    /* NIC queues raise no wake-up (udp), nothing signals log ring room
+     * (persist): the layers cap the back-off. */
+    timeout_us = hooks_sleep_cap(w, timeout_us);
     if (timeout_us <= 0)
         return;
     __atomic_store_n(&w->sleeping, 1, __ATOMIC_SEQ_CST);
     /* Held durable replies: the log thread wakes us once we announced. */
-    if (xshard_pending_input(w) || persist_wake_pending(w)) {
+    if (xshard_pending_input(w) || hooks_wake_pending(w)) {
         __atomic_store_n(&w->sleeping, 0, __ATOMIC_SEQ_CST);
         return;
     }
@@ -167,7 +215,7 @@ static void worker_sleep(struct worker *w)
 static bool worker_drained(struct worker *w)
 {
     return w->msgs_out == 0 && !w->op.active && w->bcast == NULL && w->nstalled == 0 &&
-           persist_held(w) == 0 && conn_all_flushed(w);
+           hooks_owed(w) == 0 && conn_all_flushed(w);
 }
 
 static void worker_loop(struct worker *w)
@@ -196,14 +244,10 @@ static void worker_loop(struct worker *w)
         int ev = net_poll(w->net, 0);
         if (ev > 0)
             work += (unsigned)ev;
-        if (w->udp)
-            work += udp_poll(w);
-        if (rt->persist)
-            work += persist_poll(w);
+        work += hooks_poll(w);   /* udp, then persist */
         if (w->nstalled)
             conn_retry_stalled(w);
-        if (rt->persist)
-            persist_kick(w);   /* before the sends below: the disk goes first */
+        hooks_before_send(w);   /* persist's kick: the disk goes before the sends */
         conn_flush_dirty(w);
         xshard_flush(w);
         if (w->now_ms >= w->next_tick_ms) {

@@ -742,7 +742,7 @@ void persist_kick(struct worker *w)
     aof_log_kick(w->rt->persist->log);
 }
 
-int64_t persist_sleep_cap(const struct worker *w, int64_t timeout_us)
+int64_t persist_sleep_cap(struct worker *w, int64_t timeout_us)
 {
     const struct persist *p = w->rt->persist;
     if (p == NULL)
@@ -988,6 +988,20 @@ int persist_start(struct runtime *rt)
     const struct hp_config *cfg = rt->cfg;
     if (!cfg->appendonly)
         return 0;
+    /* The worker loop drives the log through its hooks (the core may not
+     * call up into persist/): poll releases held replies, before_send
+     * kicks the log thread once per iteration (group commit).  Registered
+     * first, so a failure leaves nothing to undo; a failed start ends
+     * hotpathd before any worker runs. */
+    static const struct worker_loop_hooks px_loop_hooks = {
+        .name = "persist", .poll = persist_poll, .before_send = persist_kick,
+        .sleep_cap = persist_sleep_cap, .wake_pending = persist_wake_pending,
+        .owed = persist_held,
+    };
+    if (runtime_loop_hooks_add(rt, &px_loop_hooks) != 0) {
+        log_warning("AOF: too many worker loop hooks");
+        return -1;
+    }
     const char *dir = cfg->dir;
     if (px_prepare_dir(dir) != 0)
         return -1;

@@ -83,7 +83,7 @@ unsigned persist_poll(struct worker *w);
 void persist_kick(struct worker *w);
 /* Cap a worker's idle sleep while records of its shard wait for ring room
  * (nothing signals room). */
-int64_t persist_sleep_cap(const struct worker *w, int64_t timeout_us);
+int64_t persist_sleep_cap(struct worker *w, int64_t timeout_us);
 /* Called by a worker after announcing it sleeps (w->sleeping set): true if
  * a held reply can be released now, so it must not sleep.  Otherwise the
  * log thread wakes it (worker_wake) when a durable LSN advances. */

@@ -1340,6 +1340,8 @@ unsigned udp_poll(struct worker *w)
 {
     struct udp_worker *u = w->udp;
     unsigned work = 0;
+    if (u == NULL)
+        return 0;
     if (u->epfd >= 0 && !u->watching)
         intr_watch(w);
     if (u->intr_armed)
@@ -1644,6 +1646,15 @@ int udp_rt_create(struct runtime *rt, char *err, size_t errlen)
         }
     }
     udp_telemetry_register(rt);
+    /* The worker loop drives us through its hooks (the core may not call
+     * up into udp/). */
+    static const struct worker_loop_hooks udp_loop_hooks = {
+        .name = "udp", .poll = udp_poll, .sleep_cap = udp_sleep_cap,
+    };
+    if (runtime_loop_hooks_add(rt, &udp_loop_hooks) != 0) {
+        snprintf(err, errlen, "too many worker loop hooks");
+        return -1;
+    }
     return 0;
 }
 

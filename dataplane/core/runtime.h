@@ -188,6 +188,29 @@ struct worker_loop_hooks {
 };
 #define RT_LOOP_HOOKS_MAX 4   /* udp, persist, and room for two more layers */
 
+/*
+ * What the core and the log ask of the UDP dataplane (udp.c fills it in
+ * udp_rt_create; NULL when the dataplane is off, and then no datagram
+ * exists for these to be called on).  An interface the higher layer
+ * registers, so that core/ and persist/ need not include udp/.
+ */
+/* Replies a worker's UDP dataplane holds until their writes are durable
+ * (appendfsync always); a write datagram beyond that gets BUSY.  Here, not
+ * in udp.h, because the log sizes its own held-reply queue by it. */
+#define UDP_HELD_MAX 4096
+
+struct udp_upcalls {
+    /* xshard.c: a datagram another worker received for our shard. */
+    void (*on_forward)(struct worker *w, struct rte_mbuf *m);
+    /* xshard.c: a multi-shard datagram, now that `held` is held; answers
+     * it and frees m. */
+    void (*run_held)(struct worker *w, struct rte_mbuf *m, uint64_t held);
+    /* persist.c: the oldest held reply is durable: send it. */
+    void (*held_release)(struct worker *w);
+    /* persist.c: push released replies out of the TX bursts. */
+    void (*tx_flush)(struct worker *w);
+};
+
 struct runtime {
     struct hp_config *cfg;
     uint32_t nworkers;
@@ -203,6 +226,7 @@ struct runtime {
     struct persist *persist;       /* append-only log (persist.c); NULL when off */
     const struct worker_loop_hooks *loop_hooks[RT_LOOP_HOOKS_MAX];  /* set at start-up */
     uint32_t nloop_hooks;
+    const struct udp_upcalls *udp_up;  /* set by udp_rt_create; NULL when off */
     /* atomic */
     uint32_t stop;                 /* 1: shut down gracefully */
     uint32_t ready;                /* workers that finished start-up */

@@ -26,7 +26,6 @@
 #include "../../common/log.h"
 #include "../../common/resp.h"
 #include "../persist/persist.h"
-#include "../udp/udp.h"
 
 /* ---- rings ---------------------------------------------------------------- */
 
@@ -322,7 +321,8 @@ static void xop_finish(struct worker *w)
     struct xmsg *a = op->args;
     bool held = false;
     if (op->udp_mbuf != NULL) {
-        udp_run_held(w, op->udp_mbuf, op->need);   /* consumes the mbuf */
+        HP_ASSERT(rt->udp_up != NULL);   /* a datagram exists: udp is on */
+        rt->udp_up->run_held(w, op->udp_mbuf, op->need);   /* consumes the mbuf */
         op->udp_mbuf = NULL;
     } else {
         struct exec_ctx x;
@@ -513,7 +513,8 @@ static void on_request(struct worker *w, struct xmsg *m)
     case XMSG_UDP:
         /* The target replies on its own TX queue; the message only goes
          * back so that the origin's pool stays single-threaded. */
-        udp_on_forward(w, m->udp_mbuf);
+        HP_ASSERT(w->rt->udp_up != NULL);
+        w->rt->udp_up->on_forward(w, m->udp_mbuf);
         m->udp_mbuf = NULL;
         xshard_reply(w, m);
         break;

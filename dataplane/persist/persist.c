@@ -39,7 +39,6 @@
 #include "../../storage/aof/aof_recover.h"
 #include "../../storage/shard.h"
 #include "../core/runtime.h"
-#include "../udp/udp.h"
 
 #define PX_LAYOUT_NAME "hotpath-shards"
 #define PX_SPIN_LIMIT_MS 5000      /* remote/multi-shard write waiting for the ring */
@@ -425,7 +424,8 @@ static void held_release(struct worker *w, struct px_held *h)
         return;
     }
     if (h->kind == PX_HELD_UDP) {
-        udp_held_release(w);
+        HP_ASSERT(w->rt->udp_up != NULL);   /* only udp holds UDP replies */
+        w->rt->udp_up->held_release(w);
         return;
     }
     struct conn *c = h->c;
@@ -733,7 +733,7 @@ unsigned persist_poll(struct worker *w)
     }
     /* Released UDP replies sit in TX bursts; the worker may sleep next. */
     if (work > 0 && w->udp != NULL)
-        udp_tx_flush(w);
+        w->rt->udp_up->tx_flush(w);
     return work;
 }
 

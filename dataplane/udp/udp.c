@@ -1651,6 +1651,11 @@ int udp_rt_create(struct runtime *rt, char *err, size_t errlen)
     static const struct worker_loop_hooks udp_loop_hooks = {
         .name = "udp", .poll = udp_poll, .sleep_cap = udp_sleep_cap,
     };
+    static const struct udp_upcalls udp_up = {
+        .on_forward = udp_on_forward, .run_held = udp_run_held,
+        .held_release = udp_held_release, .tx_flush = udp_tx_flush,
+    };
+    rt->udp_up = &udp_up;
     if (runtime_loop_hooks_add(rt, &udp_loop_hooks) != 0) {
         snprintf(err, errlen, "too many worker loop hooks");
         return -1;

@@ -40,9 +40,6 @@ struct rte_flow;
 #define UDP_MAX_PORTS 8
 #define UDP_MAX_SUBNETS 32
 #define UDP_BURST 32
-/* Replies a worker holds until their writes are durable (appendfsync
- * always); a write datagram beyond that gets BUSY. */
-#define UDP_HELD_MAX 4096
 #define UDP_RING_DESC 1024
 
 struct udp_subnet {

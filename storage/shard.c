@@ -2,14 +2,12 @@
  * shard.c - one shard's keyspace: entries, per-db index, TTLs, accounting.
  * Contracts in shard.h; design and measured overheads in docs/STORAGE.md.
  *
- * The entry layout (one allocation per key) is in entry.h.
+ * The entry layout (one allocation per key) is in entry.h.  The payload
+ * allocator of typed values is in shard_payload.c, whole-database operations
+ * (flush, SCAN, RANDOMKEY, active expiry) in shard_db.c.
  */
-#include "shard.h"
+#include "shard_internal.h"
 
-#include "entry.h"
-#include "index.h"
-#include "slab.h"
-#include "types.h"
 #include "../common/log.h"
 
 #include <jemalloc/jemalloc.h>
@@ -18,32 +16,7 @@
 #include <time.h>
 
 #define TTL_VEC_MIN 16u
-#define SCAN_EXPIRED_MAX 64u   /* expired keys one scan step reclaims */
 #define INDEX_ALIGN 64
-
-struct shard_db {
-    struct index ix;
-    struct entry **ttl;     /* dense vector of this db's entries with a TTL */
-    uint32_t ttl_len;
-    uint32_t ttl_cap;
-    uint32_t ttl_cursor;    /* expire cycle's round-robin position */
-};
-
-struct shard {
-    uint32_t id;
-    unsigned arena;
-    int mflags;             /* MALLOCX_ARENA(arena) | MALLOCX_TCACHE_NONE */
-    uint32_t expire_db;     /* expire cycle's round-robin db */
-    uint64_t mem_used;
-    uint64_t mem_index;
-    uint64_t mem_payload;   /* of mem_used: type payloads (shard_alloc) */
-    uint64_t expired_keys;
-    uint64_t allocs_left;   /* test hook: allocations before failing */
-    struct idx_ops ops;
-    struct slab_ops slab_ops;
-    struct slab_pool slab;  /* entries up to SLAB_MAX_ITEM bytes */
-    struct shard_db db[HP_NUM_DBS];
-};
 
 /* ---- entries (layout in entry.h) ------------------------------------- */
 
@@ -82,12 +55,12 @@ static bool shard_alloc_allowed(struct shard *s)
     return true;
 }
 
-static void *shard_mallocx(struct shard *s, size_t size, int flags)
+void *shard_mallocx(struct shard *s, size_t size, int flags)
 {
     return shard_alloc_allowed(s) ? mallocx(size, s->mflags | flags) : NULL;
 }
 
-static void *shard_rallocx(struct shard *s, void *p, size_t size)
+void *shard_rallocx(struct shard *s, void *p, size_t size)
 {
     if (HP_UNLIKELY(s->allocs_left != UINT64_MAX)) {
         if (s->allocs_left == 0)
@@ -100,12 +73,6 @@ static void *shard_rallocx(struct shard *s, void *p, size_t size)
 void shard_debug_fail_allocs(struct shard *s, uint64_t after)
 {
     s->allocs_left = after;
-}
-
-/* Bytes an entry really occupies: its slab class, or its jemalloc class. */
-static inline size_t entry_usable(const struct entry *e)
-{
-    return (e->meta & ENTRY_SLAB) ? slab_item_bytes(e) : sallocx(e, 0);
 }
 
 /* Bytes a new entry of `size` would occupy (entry_mem_alloc's choice). */
@@ -170,7 +137,7 @@ static void entry_dealloc(struct shard *s, struct entry *e)
     sdallocx(e, usable, s->mflags);
 }
 
-static void entry_free(struct shard *s, struct entry *e)
+void entry_free(struct shard *s, struct entry *e)
 {
     entry_value_release(s, e);
     entry_dealloc(s, e);
@@ -222,80 +189,6 @@ static void slab_mem_free(void *ctx, void *p, size_t size)
     sdallocx(p, usable, s->mflags | MALLOCX_ALIGN(SLAB_BYTES));
 }
 
-/* ---- payload memory (types.h) ------------------------------------------- */
-
-static void *payload_account(struct shard *s, void *p)
-{
-    if (p != NULL) {
-        size_t usable = sallocx(p, 0);
-        s->mem_used += usable;
-        s->mem_payload += usable;
-    }
-    return p;
-}
-
-static void payload_unaccount(struct shard *s, size_t usable)
-{
-    HP_ASSERT(s->mem_payload >= usable);
-    HP_ASSERT(s->mem_used >= usable);
-    s->mem_payload -= usable;
-    s->mem_used -= usable;
-}
-
-void *shard_alloc(struct shard *s, size_t size)
-{
-    if (size == 0 || size > SHARD_ALLOC_MAX)
-        return NULL;
-    return payload_account(s, shard_mallocx(s, size, 0));
-}
-
-void *shard_zalloc(struct shard *s, size_t size)
-{
-    if (size == 0 || size > SHARD_ALLOC_MAX)
-        return NULL;
-    return payload_account(s, shard_mallocx(s, size, MALLOCX_ZERO));
-}
-
-void *shard_realloc(struct shard *s, void *p, size_t size)
-{
-    if (p == NULL)
-        return shard_alloc(s, size);
-    if (size == 0 || size > SHARD_ALLOC_MAX)
-        return NULL;
-    size_t old_usable = sallocx(p, 0);
-    void *n = shard_rallocx(s, p, size);
-    if (n == NULL)
-        return NULL;
-    payload_unaccount(s, old_usable);
-    return payload_account(s, n);
-}
-
-void shard_free(struct shard *s, void *p)
-{
-    if (p == NULL)
-        return;
-    size_t usable = sallocx(p, 0);
-    payload_unaccount(s, usable);
-    sdallocx(p, usable, s->mflags);
-}
-
-size_t shard_alloc_size(const void *p)
-{
-    return sallocx(p, 0);
-}
-
-size_t entry_mem_usage(const struct entry *e)
-{
-    size_t bytes = entry_usable(e);
-    if (entry_type(e) != OBJ_STRING) {
-        const struct type_ops *ops = obj_type_ops(entry_type(e));
-        HP_ASSERT(ops != NULL);
-        if (ops->mem_usage != NULL)
-            bytes += ops->mem_usage(entry_obj(e));
-    }
-    return bytes;
-}
-
 /* ---- TTL vector --------------------------------------------------------- */
 
 static int ttl_resize(struct shard *s, struct shard_db *d, uint32_t cap)
@@ -315,7 +208,7 @@ static int ttl_resize(struct shard *s, struct shard_db *d, uint32_t cap)
     return 0;
 }
 
-static void ttl_vec_free(struct shard *s, struct shard_db *d)
+void shard_ttl_free(struct shard *s, struct shard_db *d)
 {
     if (d->ttl == NULL)
         return;
@@ -358,34 +251,18 @@ static void ttl_remove(struct shard *s, struct shard_db *d, struct entry *e)
     /* Give memory back when 3/4 empty; halving keeps a margin so an
      * add/remove pair at the boundary cannot reallocate every time. */
     if (d->ttl_len == 0)
-        ttl_vec_free(s, d);
+        shard_ttl_free(s, d);
     else if (d->ttl_cap > TTL_VEC_MIN * 4 && d->ttl_len < d->ttl_cap / 4)
         (void)ttl_resize(s, d, d->ttl_cap / 2);   /* failure: keep the bigger one */
 }
 
 /* ---- db primitives ------------------------------------------------------ */
 
-static inline struct shard_db *db_of(struct shard *s, uint32_t db)
-{
-    HP_ASSERT(db < HP_NUM_DBS);
-    return &s->db[db];
-}
-
 /* Checked before hashing: an over-long key cannot exist, so a lookup of one
  * finds nothing without reading it. */
 static inline bool key_ok(struct hp_slice key)
 {
     return key.len <= SHARD_MAX_KEY_LEN;
-}
-
-static inline uint64_t key_hash(const struct shard_db *d, struct hp_slice key)
-{
-    return idx_hash(&d->ix, key.ptr, key.len);
-}
-
-static inline uint64_t entry_hash(const struct shard_db *d, const struct entry *e)
-{
-    return key_hash(d, entry_key(e));
 }
 
 static void db_unlink(struct shard *s, struct shard_db *d, uint64_t h, struct entry *e)
@@ -402,7 +279,7 @@ static void db_delete(struct shard *s, struct shard_db *d, uint64_t h, struct en
     entry_free(s, e);
 }
 
-static void db_expire(struct shard *s, struct shard_db *d, uint64_t h, struct entry *e)
+void shard_expire_entry(struct shard *s, struct shard_db *d, uint64_t h, struct entry *e)
 {
     db_delete(s, d, h, e);
     s->expired_keys++;
@@ -414,7 +291,7 @@ static struct entry *db_lookup(struct shard *s, struct shard_db *d, uint64_t h,
 {
     struct entry *e = idx_find(&d->ix, h, key.ptr, key.len);
     if (e != NULL && HP_UNLIKELY(entry_expired(e, now_ms))) {
-        db_expire(s, d, h, e);
+        shard_expire_entry(s, d, h, e);
         return NULL;
     }
     return e;
@@ -933,119 +810,6 @@ int shard_adopt_copy(struct shard *s, uint32_t db, struct hp_slice key, const st
 void shard_entry_free(struct shard *owner, struct entry *e)
 {
     entry_free(owner, e);
-}
-
-/* ---- whole database ----------------------------------------------------- */
-
-uint64_t shard_db_size(const struct shard *s, uint32_t db)
-{
-    HP_ASSERT(db < HP_NUM_DBS);
-    return idx_count(&s->db[db].ix);
-}
-
-uint64_t shard_db_expires(const struct shard *s, uint32_t db)
-{
-    HP_ASSERT(db < HP_NUM_DBS);
-    return s->db[db].ttl_len;
-}
-
-static void flush_one(void *arg, void *item)
-{
-    entry_free(arg, item);
-}
-
-void shard_flush_db(struct shard *s, uint32_t db)
-{
-    struct shard_db *d = db_of(s, db);
-    idx_release(&d->ix, flush_one, s);
-    ttl_vec_free(s, d);
-}
-
-struct scan_ctx {
-    int64_t now_ms;
-    shard_scan_fn fn;
-    void *arg;
-    size_t emitted;
-    size_t n_expired;
-    struct entry *expired[SCAN_EXPIRED_MAX];
-};
-
-static void scan_visit(void *arg, void *item)
-{
-    struct scan_ctx *c = arg;
-    struct entry *e = item;
-    if (entry_expired(e, c->now_ms)) {
-        if (c->n_expired < SCAN_EXPIRED_MAX)
-            c->expired[c->n_expired++] = e;
-        return;
-    }
-    c->fn(c->arg, e);
-    c->emitted++;
-}
-
-uint64_t shard_scan(struct shard *s, uint32_t db, uint64_t cursor, size_t count, int64_t now_ms,
-                    shard_scan_fn fn, void *arg)
-{
-    struct shard_db *d = db_of(s, db);
-    struct scan_ctx c = {.now_ms = now_ms, .fn = fn, .arg = arg};
-    count = HP_MAX(count, (size_t)1);
-    /* Like Redis: at most 10 home buckets per requested key, so a sparse
-     * table cannot make one call walk far. */
-    size_t steps = count > SIZE_MAX / 10 ? SIZE_MAX : count * 10;
-    do {
-        cursor = idx_scan(&d->ix, cursor, scan_visit, &c);
-        for (size_t i = 0; i < c.n_expired; i++)   /* fn is done with the step */
-            db_expire(s, d, entry_hash(d, c.expired[i]), c.expired[i]);
-        c.n_expired = 0;
-    } while (cursor != 0 && c.emitted < count && --steps > 0);
-    return cursor;
-}
-
-struct entry *shard_random(struct shard *s, uint32_t db, int64_t now_ms, uint64_t random_bits)
-{
-    struct shard_db *d = db_of(s, db);
-    for (uint64_t tries = 0; tries < SHARD_RANDOM_TRIES; tries++) {
-        struct entry *e = idx_random(&d->ix, random_bits + tries * 0x9e3779b97f4a7c15ull);
-        if (e == NULL || !entry_expired(e, now_ms))
-            return e;
-        db_expire(s, d, entry_hash(d, e), e);
-    }
-    return NULL;
-}
-
-/* Examines up to budget TTL entries of one db, at most one lap of its
- * vector.  A deletion moves the last entry into the cursor's place, which
- * is examined next. */
-static size_t db_expire_walk(struct shard *s, struct shard_db *d, int64_t now_ms,
-                             size_t budget, size_t *deleted)
-{
-    size_t examined = 0, lap = d->ttl_len;
-    while (examined < budget && examined < lap && d->ttl_len > 0) {
-        if (d->ttl_cursor >= d->ttl_len)
-            d->ttl_cursor = 0;
-        if (d->ttl_cursor + 8 < d->ttl_len)
-            __builtin_prefetch(d->ttl[d->ttl_cursor + 8]);
-        struct entry *e = d->ttl[d->ttl_cursor];
-        examined++;
-        if (rd64s(entry_ttl_ext_c(e)) <= now_ms) {
-            db_expire(s, d, entry_hash(d, e), e);
-            (*deleted)++;
-        } else {
-            d->ttl_cursor++;
-        }
-    }
-    return examined;
-}
-
-size_t shard_expire_cycle(struct shard *s, int64_t now_ms, size_t budget)
-{
-    size_t deleted = 0;
-    for (uint32_t n = 0; n < HP_NUM_DBS && budget > 0; n++) {
-        budget -= db_expire_walk(s, &s->db[s->expire_db], now_ms, budget, &deleted);
-        if (budget > 0)   /* this db's lap is done */
-            s->expire_db = (s->expire_db + 1) % HP_NUM_DBS;
-    }
-    return deleted;
 }
 
 /* ---- accounting and housekeeping ---------------------------------------- */

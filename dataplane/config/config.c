@@ -9,8 +9,11 @@
  * Parsing a directive is split in two steps, parse (into a config_value,
  * touching nothing) and store, so CONFIG SET with several pairs can check
  * every value before changing any, as Redis does.
+ *
+ * The config file and the command line are read in config_file.c and
+ * config_args.c (shared declarations in config_internal.h).
  */
-#include "config.h"
+#include "config_internal.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -144,7 +147,6 @@ static const struct config_directive config_directives[] = {
 /* Rendered values: bind is the longest (16 x 63 + spaces). */
 #define CONFIG_RENDER_MAX (CONFIG_MAX_BIND * 64 + CONFIG_STR_MAX)
 #define CONFIG_REASON_MAX 160
-#define CONFIG_SHOW_MAX 80 /* bytes of a bad value quoted in an error */
 
 /* A parsed value, not yet stored. */
 struct config_value {
@@ -152,13 +154,6 @@ struct config_value {
     int nbind;
     char text[CONFIG_STR_MAX];
     char bind[CONFIG_MAX_BIND][64];
-};
-
-/* Where a directive came from, for error messages. */
-struct config_origin {
-    const char *file; /* NULL unless from a config file */
-    int line;
-    bool flag; /* from the command line */
 };
 
 /* ---- the table ---------------------------------------------------------- */
@@ -536,7 +531,7 @@ static int config_parse_value(const struct config_directive *d, int nvals,
 
 /* The values as quoted in an error: joined, non-printable bytes escaped,
  * long ones cut. */
-static void config_show_values(int nvals, const char *const *vals, char *out, size_t outlen)
+void config_show_values(int nvals, const char *const *vals, char *out, size_t outlen)
 {
     size_t off = 0;
     HP_ASSERT(outlen > 8);
@@ -565,9 +560,9 @@ static void config_where(const struct config_origin *o, char *out, size_t outlen
         out[0] = '\0';
 }
 
-static int config_apply_from(struct hp_config *cfg, const struct config_origin *o,
-                             const char *name, int nvals, const char *const *vals, char *err,
-                             size_t errlen)
+int config_apply_from(struct hp_config *cfg, const struct config_origin *o,
+                      const char *name, int nvals, const char *const *vals, char *err,
+                      size_t errlen)
 {
     char where[CONFIG_STR_MAX + 32];
     char reason[CONFIG_REASON_MAX];
@@ -713,244 +708,6 @@ void config_foreach_match(const struct hp_config *cfg, const char *pattern,
     }
 }
 
-/* ---- config file -------------------------------------------------------- */
-
-static int config_hex(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = tolower(c);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-static const char config_too_many_values[] = "too many values";
-
-/*
- * Splits one line into words as redis.conf does: whitespace separates words;
- * "..." takes the escapes \n \r \t \b \a \xHH and \<any>; '...' takes \'; a
- * closing quote must end the word.  Words go into store (NUL-terminated;
- * never longer than the line).  Returns the word count, or -1 with reason.
- */
-static int config_split_line(const char *line, char *store, char **words, int maxwords,
-                             const char **reason)
-{
-    const char *p = line;
-    char *out = store;
-    int n = 0;
-    for (;;) {
-        while (*p && isspace((unsigned char)*p))
-            p++;
-        if (*p == '\0')
-            return n;
-        if (n == maxwords) {
-            *reason = config_too_many_values;
-            return -1;
-        }
-        words[n++] = out;
-        char quote = 0;
-        for (;;) {
-            char c = *p;
-            if (quote == 0) {
-                if (c == '\0' || isspace((unsigned char)c))
-                    break;
-                if (c == '"' || c == '\'')
-                    quote = c;
-                else
-                    *out++ = c;
-                p++;
-                continue;
-            }
-            if (c == '\0') {
-                *reason = "unbalanced quotes";
-                return -1;
-            }
-            if (c == quote) {
-                p++;
-                if (*p && !isspace((unsigned char)*p)) {
-                    *reason = "closing quote must be followed by a space";
-                    return -1;
-                }
-                quote = 0;
-                break;
-            }
-            if (c == '\\' && quote == '\'' && p[1] == '\'') {
-                *out++ = '\'';
-                p += 2;
-            } else if (c == '\\' && quote == '"' && p[1] != '\0') {
-                int hi = p[1] == 'x' ? config_hex((unsigned char)p[2]) : -1;
-                int lo = hi >= 0 ? config_hex((unsigned char)p[3]) : -1;
-                if (lo >= 0) {
-                    if (hi == 0 && lo == 0) {
-                        *reason = "NUL bytes (\\x00) are not allowed";
-                        return -1;
-                    }
-                    *out++ = (char)(hi * 16 + lo);
-                    p += 4;
-                    continue;
-                }
-                switch (p[1]) {
-                case 'n': *out++ = '\n'; break;
-                case 'r': *out++ = '\r'; break;
-                case 't': *out++ = '\t'; break;
-                case 'b': *out++ = '\b'; break;
-                case 'a': *out++ = '\a'; break;
-                default: *out++ = p[1]; break;
-                }
-                p += 2;
-            } else {
-                *out++ = c;
-                p++;
-            }
-        }
-        *out++ = '\0';
-    }
-}
-
-/* Applies one config-file line (no newline).  Blank and '#' lines are skipped. */
-static int config_apply_line(struct hp_config *cfg, const struct config_origin *o,
-                             const char *line, char *err, size_t errlen)
-{
-    char store[CONFIG_LINE_MAX + 1];
-    char *words[CONFIG_VALUES_MAX + 1];
-    const char *reason = NULL;
-    const char *p = line;
-    while (isspace((unsigned char)*p))
-        p++;
-    if (*p == '\0' || *p == '#')
-        return 0;
-    HP_ASSERT(strlen(line) <= CONFIG_LINE_MAX);
-    int n = config_split_line(line, store, words, CONFIG_VALUES_MAX + 1, &reason);
-    if (n < 0) {
-        if (reason == config_too_many_values)
-            snprintf(err, errlen, "%s:%d: too many values (at most %d)", o->file, o->line,
-                     CONFIG_VALUES_MAX);
-        else
-            snprintf(err, errlen, "%s:%d: %s", o->file, o->line, reason);
-        return -1;
-    }
-    HP_ASSERT(n >= 1);
-    return config_apply_from(cfg, o, words[0], n - 1, (const char *const *)words + 1, err, errlen);
-}
-
-/* Reads the next line into line (up to CONFIG_LINE_MAX bytes).  Returns 1 for
- * a line, 0 at end of file, -1 with err set. */
-static int config_read_line(FILE *f, const struct config_origin *o, char *line, char *err,
-                            size_t errlen)
-{
-    size_t len = 0;
-    int c;
-    while ((c = getc(f)) != EOF && c != '\n') {
-        if (c == '\0') {
-            snprintf(err, errlen, "%s:%d: contains a NUL byte", o->file, o->line);
-            return -1;
-        }
-        if (len == CONFIG_LINE_MAX) {
-            snprintf(err, errlen, "%s:%d: line too long (more than %d bytes)", o->file, o->line,
-                     CONFIG_LINE_MAX);
-            return -1;
-        }
-        line[len++] = (char)c;
-    }
-    line[len] = '\0';
-    if (ferror(f)) {
-        snprintf(err, errlen, "%s: cannot read: %s", o->file, strerror(errno));
-        return -1;
-    }
-    return (c == EOF && len == 0) ? 0 : 1;
-}
-
-static int config_load_file(struct hp_config *cfg, const char *path, char *err, size_t errlen)
-{
-    char line[CONFIG_LINE_MAX + 1];
-    struct config_origin o = {path, 0, false};
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        snprintf(err, errlen, "cannot open config file '%s': %s", path, strerror(errno));
-        return -1;
-    }
-    int rc = 0;
-    for (;;) {
-        o.line++;
-        if (o.line > CONFIG_FILE_LINES_MAX) {
-            snprintf(err, errlen, "%s: too many lines (at most %d)", path, CONFIG_FILE_LINES_MAX);
-            rc = -1;
-            break;
-        }
-        int got = config_read_line(f, &o, line, err, errlen);
-        if (got <= 0) {
-            rc = got;
-            break;
-        }
-        if (config_apply_line(cfg, &o, line, err, errlen) != 0) {
-            rc = -1;
-            break;
-        }
-    }
-    if (fclose(f) != 0 && rc == 0) {
-        snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-        rc = -1;
-    }
-    return rc;
-}
-
-/* ---- command line ------------------------------------------------------- */
-
-/* One "--directive value..." group of argv. */
-struct config_group {
-    int next;      /* argv index after the group */
-    int nwords;    /* words[0] is the name */
-    char *words[CONFIG_VALUES_MAX + 1];
-    char store[CONFIG_LINE_MAX + 1];
-};
-
-static bool config_is_flag(const char *s) { return s[0] == '-' && s[1] == '-'; }
-
-/*
- * Reads the group starting at argv[j], redis-server style: "--name" then its
- * values, up to the next argument starting with "--".  The first argument
- * after a bare "--name" is always a value, so "--eal-args --no-huge" works;
- * "--port 7000" given as one argument is split like a config-file line.
- */
-static int config_next_group(int argc, char **argv, int j, struct config_group *g, char *err,
-                             size_t errlen)
-{
-    const char *reason = NULL;
-    if (!config_is_flag(argv[j])) {
-        char shown[CONFIG_SHOW_MAX + 16];
-        const char *arg = argv[j];
-        config_show_values(1, &arg, shown, sizeof(shown));
-        snprintf(err, errlen,
-                 "unexpected argument '%s' (directives on the command line start with --)", shown);
-        return -1;
-    }
-    if (strlen(argv[j] + 2) > CONFIG_LINE_MAX) {
-        snprintf(err, errlen, "argument %d is too long (more than %d bytes)", j, CONFIG_LINE_MAX);
-        return -1;
-    }
-    g->nwords = config_split_line(argv[j] + 2, g->store, g->words, CONFIG_VALUES_MAX + 1, &reason);
-    if (g->nwords < 0 || g->nwords == 0) {
-        snprintf(err, errlen, "'%.64s': %s", argv[j], g->nwords == 0 ? "no directive name" : reason);
-        return -1;
-    }
-    bool take_next = g->nwords == 1;
-    for (j++; j < argc && (take_next || !config_is_flag(argv[j])); j++) {
-        if (g->nwords == CONFIG_VALUES_MAX + 1) {
-            snprintf(err, errlen, "--%.64s: too many values (at most %d)", g->words[0],
-                     CONFIG_VALUES_MAX);
-            return -1;
-        }
-        g->words[g->nwords++] = argv[j];
-        take_next = false;
-    }
-    g->next = j;
-    return 0;
-}
-
-static bool config_is_help(const char *name) { return strcmp(name, "help") == 0; }
-static bool config_is_version(const char *name) { return strcmp(name, "version") == 0; }
-
-static void config_write_version(FILE *out) { fprintf(out, "hotpathd v%s\n", HOTPATHD_VERSION); }
-
 static void config_describe_size(int64_t v, char *buf, size_t len)
 {
     if (v != 0 && v % (1LL << 30) == 0)
@@ -1018,68 +775,4 @@ void config_write_help(FILE *out)
         fprintf(out, "  %-28s %-12s %-28s %s\n", name, d->def[0] ? d->def : "\"\"", accepts,
                 d->help);
     }
-}
-
-/* Scans the directive groups without applying them: structure errors, and
- * whether --help or --version was asked for. */
-static int config_scan_args(int argc, char **argv, int first, bool *help, bool *version,
-                            char *err, size_t errlen)
-{
-    struct config_group g;
-    for (int j = first; j < argc; j = g.next) {
-        if (config_next_group(argc, argv, j, &g, err, errlen) != 0)
-            return -1;
-        *help = *help || config_is_help(g.words[0]);
-        *version = *version || config_is_version(g.words[0]);
-    }
-    return 0;
-}
-
-int config_parse_args(struct hp_config *cfg, int argc, char **argv, bool *exit_now, char *err,
-                      size_t errlen)
-{
-    struct config_group g;
-    bool help = false, version = false;
-    int first = 1;
-    *exit_now = false;
-    if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "-v") == 0)) {
-        help = argv[1][1] == 'h';
-        version = !help;
-        first = argc; /* like redis-server: the rest is not looked at */
-    } else if (argc >= 2 && argv[1][0] != '-') {
-        if (strlen(argv[1]) >= sizeof(cfg->config_file)) {
-            snprintf(err, errlen, "config file name too long (at most %zu bytes)",
-                     sizeof(cfg->config_file) - 1);
-            return -1;
-        }
-        first = 2;
-    }
-    if (config_scan_args(argc, argv, first, &help, &version, err, errlen) != 0)
-        return -1;
-    if (help || version) {
-        if (help)
-            config_write_help(stdout);
-        else
-            config_write_version(stdout);
-        *exit_now = true;
-        if (fflush(stdout) != 0) {
-            snprintf(err, errlen, "cannot write to stdout: %s", strerror(errno));
-            return -1;
-        }
-        return 0;
-    }
-    if (first == 2) {
-        snprintf(cfg->config_file, sizeof(cfg->config_file), "%s", argv[1]);
-        if (config_load_file(cfg, argv[1], err, errlen) != 0)
-            return -1;
-    }
-    struct config_origin o = {NULL, 0, true};
-    for (int j = first; j < argc; j = g.next) {
-        int rc = config_next_group(argc, argv, j, &g, err, errlen);
-        HP_ASSERT(rc == 0); /* config_scan_args read the same groups */
-        if (config_apply_from(cfg, &o, g.words[0], g.nwords - 1, (const char *const *)g.words + 1,
-                              err, errlen) != 0)
-            return -1;
-    }
-    return 0;
 }

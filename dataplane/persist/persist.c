@@ -26,6 +26,7 @@
 #include <pthread.h>
 #include <rte_lcore.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -38,11 +39,12 @@
 #include "../../storage/aof/aof_log.h"
 #include "../../storage/aof/aof_recover.h"
 #include "../../storage/shard.h"
+#include "../../storage/types.h"
 #include "../core/runtime.h"
 #include "../udp/udp.h"
 
 #define PX_LAYOUT_NAME "hotpath-shards"
-#define PX_SPIN_LIMIT_MS 5000      /* remote/multi-shard write waiting for the ring */
+#define PX_STOP_LIMIT_MS 5000      /* shutdown: overflowed records waiting for the ring */
 #define PX_RW_KEYS 32              /* keys a rewrite snapshots per worker loop iteration */
 #define PX_AUTO_CHECK_MS 100       /* automatic rewrite check period */
 #define PX_OVF_SLEEP_US 50         /* idle sleep cap while records wait for ring room */
@@ -54,12 +56,18 @@
 #define PX_STAGING_BYTES (((size_t)16 << 20) + 4096)
 #define PX_SEGMENT_BYTES (((uint64_t)16 << 20) + 8192)
 #define PX_REC_SLACK 160           /* record header + SET/PXAT words + lengths */
+/* Arguments of one logged record (an overflow entry is decoded into an
+ * array this long); wider records are not logged (warned). */
+#define PX_OVF_ARGV_MAX 64
+#define PX_EMIT_TOO_WIDE 1         /* entry_emit_fn's own stop code (types.h) */
 #define PX_HELD_MAX                                                                      \
     ((uint32_t)SLOT_POOL_MAX + (uint32_t)XMSG_POOL_MAX * HP_MAX_SHARDS + UDP_HELD_MAX + 16)
 
-/* One queued record: u32 total, u16 db, u16 zero, i64 ts, u32 argc, then
- * argc x {u32 len, bytes}. */
-#define PX_OVF_HDR 20u
+/* One queued record: u32 total, u16 db, u16 zero, i64 ts, u32 argc,
+ * u64 group id (0: ungrouped), u32 group count, u32 group index, then
+ * argc x {u32 len, bytes}.  A grouped record keeps its group in the queue
+ * so that ovf_drain appends it as the member it is. */
+#define PX_OVF_HDR 36u
 
 struct px_overflow {
     uint8_t *buf;
@@ -114,6 +122,10 @@ struct persist {
     size_t max_record;
     uint64_t loaded_records;
     struct px_overflow ovf[HP_MAX_SHARDS];  /* follows shard ownership */
+    /* Test hooks, from the environment at start-up (docs/AOF.md). */
+    bool debug_group_crash;        /* HP_PERSIST_DEBUG_GROUP_CRASH */
+    int64_t debug_ring_full_ms;    /* HP_PERSIST_DEBUG_RING_FULL_MS */
+    int64_t debug_ring_until;      /* __atomic: end of the forced-full window, 0 unset */
     struct px_worker workers[HP_MAX_SHARDS]; /* one per worker, its own */
 };
 
@@ -121,7 +133,7 @@ struct persist {
 /* ---- overflow queue --------------------------------------------------------- */
 
 static void ovf_push(struct px_overflow *o, uint16_t db, int64_t ts, uint32_t argc,
-                     const struct hp_slice *argv)
+                     const struct hp_slice *argv, const struct aof_group *g)
 {
     size_t need = PX_OVF_HDR;
     for (uint32_t i = 0; i < argc; i++)
@@ -147,6 +159,9 @@ static void ovf_push(struct px_overflow *o, uint16_t db, int64_t ts, uint32_t ar
     p[6] = p[7] = 0;
     aof_store64(p + 8, (uint64_t)ts);
     aof_store32(p + 16, argc);
+    aof_store64(p + 20, g != NULL ? g->id : 0);
+    aof_store32(p + 28, g != NULL ? g->count : 0);
+    aof_store32(p + 32, g != NULL ? g->index : 0);
     p += PX_OVF_HDR;
     for (uint32_t i = 0; i < argc; i++) {
         aof_store32(p, (uint32_t)argv[i].len);
@@ -162,13 +177,16 @@ static void ovf_push(struct px_overflow *o, uint16_t db, int64_t ts, uint32_t ar
 static bool ovf_drain(struct persist *p, uint32_t shard)
 {
     struct px_overflow *o = &p->ovf[shard];
-    struct hp_slice argv[8];
+    struct hp_slice argv[PX_OVF_ARGV_MAX];
     while (o->n > 0) {
         const uint8_t *r = o->buf + o->off;
         uint32_t total = aof_load32(r);
         uint16_t db = (uint16_t)(r[4] | r[5] << 8);
         int64_t ts = (int64_t)aof_load64(r + 8);
         uint32_t argc = aof_load32(r + 16);
+        struct aof_group g = {
+            .id = aof_load64(r + 20), .count = aof_load32(r + 28), .index = aof_load32(r + 32),
+        };
         HP_ASSERT(argc >= 1 && argc <= HP_ARRAY_LEN(argv));
         const uint8_t *a = r + PX_OVF_HDR;
         for (uint32_t i = 0; i < argc; i++) {
@@ -176,7 +194,9 @@ static bool ovf_drain(struct persist *p, uint32_t shard)
             argv[i] = hp_slice_make(a + 4, len);
             a += 4 + len;
         }
-        enum aof_append rc = aof_log_append(p->log, shard, db, ts, argc, argv, NULL);
+        enum aof_append rc = g.id != 0
+                                 ? aof_log_append_grouped(p->log, shard, db, ts, argc, argv, &g, NULL)
+                                 : aof_log_append(p->log, shard, db, ts, argc, argv, NULL);
         if (rc == AOF_APPEND_BUSY)
             return false;
         HP_ASSERT(rc == AOF_APPEND_OK); /* sizes were checked at admission */
@@ -187,90 +207,197 @@ static bool ovf_drain(struct persist *p, uint32_t shard)
     return true;
 }
 
-/* ---- logging one key ------------------------------------------------------------ */
+/* ---- logging what an execution changed ------------------------------------------ */
 
 static void px_append(struct persist *p, uint32_t shard, uint32_t db, int64_t ts, uint32_t argc,
-                      const struct hp_slice *argv, struct persist_wait *wt)
+                      const struct hp_slice *argv, const struct aof_group *g,
+                      struct persist_wait *wt)
 {
     struct px_overflow *o = &p->ovf[shard];
     uint64_t lsn = 0;
     if (o->n == 0) {
-        enum aof_append rc = aof_log_append(p->log, shard, (uint16_t)db, ts, argc, argv, &lsn);
+        enum aof_append rc =
+            g != NULL ? aof_log_append_grouped(p->log, shard, (uint16_t)db, ts, argc, argv, g, &lsn)
+                      : aof_log_append(p->log, shard, (uint16_t)db, ts, argc, argv, &lsn);
         HP_ASSERT(rc == AOF_APPEND_OK || rc == AOF_APPEND_BUSY);
         if (rc == AOF_APPEND_BUSY)
             lsn = 0;
     }
     if (lsn == 0) {
-        ovf_push(o, (uint16_t)db, ts, argc, argv);
+        ovf_push(o, (uint16_t)db, ts, argc, argv, g);
         lsn = aof_log_last_lsn(p->log, shard) + o->n;
     }
     wt->mask |= 1ull << shard;
     wt->lsn[shard] = lsn;
 }
 
-/* Log the current state of `key` (held by this execution). */
-static void px_log_key(struct persist *p, struct exec_ctx *x, struct hp_slice key,
-                       struct persist_wait *wt)
+/*
+ * The records of one execution go out in two passes over the same changed
+ * list: the first counts them (a group needs its member count up front),
+ * the second appends them.  Nothing changes in between: the execution
+ * still holds every shard involved.
+ */
+struct px_emit {
+    struct persist *p;
+    uint32_t shard, db;
+    int64_t ts;
+    bool counting;
+    uint32_t count;            /* records (first pass), or appended so far */
+    struct aof_group group;    /* id 0: ungrouped */
+    struct persist_wait *wt;
+};
+
+/* HP_PERSIST_DEBUG_GROUP_CRASH (tests only): stop the process the moment
+ * the first member of a group is durable, leaving a group cut by a "crash"
+ * exactly where replay must drop it whole. */
+static void px_debug_group_crash(struct persist *p, const struct px_emit *em)
 {
-    uint32_t sid = x->nshards == 1 ? 0 : exec_shard_id_of(x, key);
-    struct shard *sh = exec_shard(x, key);
-    struct entry *e = shard_find(sh, x->db, key, x->now_ms);
-    struct hp_slice argv[5];
-    char ms[24];
-    uint32_t argc;
-    if (e == NULL) {
-        argv[0] = hp_slice_make("DEL", 3);
-        argv[1] = key;
-        argc = 2;
-    } else {
-        argv[0] = hp_slice_make("SET", 3);
-        argv[1] = key;
-        argv[2] = entry_str(e);
-        argc = 3;
-        int64_t exp = entry_expire_ms(e);
-        if (exp != SHARD_NO_EXPIRE) {
-            argv[3] = hp_slice_make("PXAT", 4);
-            argv[4] = hp_slice_make(ms, i64_to_str(ms, exp));
-            argc = 5;
-        }
+    if (!p->debug_group_crash || em->group.id == 0 || em->count != 1)
+        return;
+    HP_ASSERT(p->ovf[em->shard].n == 0); /* the test writes far below ring size */
+    uint64_t lsn = em->wt->lsn[em->shard];
+    while (aof_log_durable_lsn(p->log, em->shard) < lsn) {
+        aof_log_kick(p->log);
+        usleep(1000);
     }
-    px_append(p, sid, x->db, x->now_ms, argc, argv, wt);
+    log_warning("AOF: HP_PERSIST_DEBUG_GROUP_CRASH: stopping after group %llu member 0",
+                (unsigned long long)em->group.id);
+    _exit(3);
 }
 
-static bool spec_is(const struct cmd_spec *spec, exec_fn fn) { return spec->exec == fn; }
-
-/* Run the handler and log what it changed.  True if records were logged. */
-static bool px_exec_log(struct persist *p, const struct cmd_spec *spec, struct exec_ctx *x,
-                        struct persist_wait *wt)
+static int px_emit_rec(void *arg, uint32_t argc, const struct hp_slice *argv)
 {
-    size_t before = x->out->len;
-    spec->exec(x);
-    /* An error reply means the command changed nothing. */
-    if (x->out->len > before && x->out->data[before] == '-')
-        return false;
-    wt->mask = 0;
-    if (spec_is(spec, cmd_flushdb) || spec_is(spec, cmd_flushall)) {
-        struct hp_slice w = spec_is(spec, cmd_flushall) ? hp_slice_make("FLUSHALL", 8)
-                                                         : hp_slice_make("FLUSHDB", 7);
-        for (uint32_t s = 0; s < x->nshards; s++)
-            if (x->held_mask & (1ull << s))
-                px_append(p, s, x->db, x->now_ms, 1, &w, wt);
-        return wt->mask != 0;
+    struct px_emit *em = arg;
+    if (argc > PX_OVF_ARGV_MAX)
+        return PX_EMIT_TOO_WIDE;
+    if (em->counting) {
+        em->count++;
+        return 0;
     }
-    if (spec->first_key <= 0 || spec->first_key >= x->argc)
+    struct aof_group *g = NULL;
+    if (em->group.id != 0) {
+        HP_ASSERT(em->count < em->group.count);
+        em->group.index = em->count;
+        g = &em->group;
+    }
+    px_append(em->p, em->shard, em->db, em->ts, argc, argv, g, em->wt);
+    em->count++;
+    px_debug_group_crash(em->p, em);
+    return 0;
+}
+
+/* The records that give `key` its state now: its entry's records (any
+ * type), or DEL when it is gone. */
+static void px_emit_key(struct px_emit *em, struct exec_ctx *x, uint32_t db, struct hp_slice key)
+{
+    em->shard = x->nshards == 1 ? 0 : exec_shard_id_of(x, key);
+    em->db = db;
+    struct entry *e = shard_find(exec_shard(x, key), db, key, x->now_ms);
+    if (e == NULL) {
+        struct hp_slice argv[2] = {hp_slice_make("DEL", 3), key};
+        (void)px_emit_rec(em, 2, argv); /* 2 arguments: never too wide */
+        return;
+    }
+    int rc = entry_state_records(e, px_emit_rec, em);
+    if (rc != 0 && em->counting)
+        log_warning("AOF: key of type %s cannot be logged (%s); its change is not durable",
+                    entry_type_name(e),
+                    rc == ENTRY_STATE_UNSUPPORTED ? "the type has no log records"
+                    : rc == PX_EMIT_TOO_WIDE      ? "a record with too many arguments"
+                                                  : "a bad record");
+}
+
+/* FLUSHDB / FLUSHALL as such, on every shard the execution holds. */
+static void px_emit_flushes(struct px_emit *em, const struct exec_ctx *x)
+{
+    const struct exec_changes *c = x->chg;
+    for (uint32_t s = 0; s < x->nshards; s++) {
+        if (!(x->held_mask & (1ull << s)))
+            continue;
+        em->shard = s;
+        em->db = x->db;
+        if (c->flushed_all) {
+            struct hp_slice w = hp_slice_make("FLUSHALL", 8);
+            (void)px_emit_rec(em, 1, &w);
+            continue;
+        }
+        for (uint32_t db = 0; db < HP_NUM_DBS; db++) {
+            if (!(c->flushed_dbs & (1u << db)))
+                continue;
+            struct hp_slice w = hp_slice_make("FLUSHDB", 7);
+            em->db = db;
+            (void)px_emit_rec(em, 1, &w);
+        }
+    }
+}
+
+/* One pass over everything the execution changed.  Past the list's limit
+ * every key the command names stands in for it (exec.h). */
+static void px_emit_all(struct px_emit *em, const struct cmd_spec *spec, struct exec_ctx *x)
+{
+    const struct exec_changes *c = x->chg;
+    if (c->flushed_all || c->flushed_dbs != 0)
+        px_emit_flushes(em, x);
+    if (!c->overflow) {
+        for (uint32_t i = 0; i < c->n; i++)
+            px_emit_key(em, x, c->keys[i].db, c->keys[i].key);
+        return;
+    }
+    struct cmd_key_ranges kr;
+    enum cmd_keys_rc rc = cmd_keys_find(spec, x->argc, x->argv, false, &kr);
+    /* The handler found its keys with the same specs before changing them. */
+    HP_ASSERT(rc == CMD_KEYS_OK);
+    for (int j = 0; j < kr.n; j++)
+        for (int i = kr.r[j].first; i <= kr.r[j].last; i += kr.r[j].step)
+            px_emit_key(em, x, x->db, x->argv[i]);
+}
+
+void persist_log_changes(struct persist *p, const struct cmd_spec *spec, struct exec_ctx *x,
+                         struct persist_wait *wt)
+{
+    HP_ASSERT(x->chg != NULL);
+    wt->mask = 0;
+    struct px_emit em = {.p = p, .ts = x->now_ms, .counting = true, .wt = wt};
+    px_emit_all(&em, spec, x);
+    if (em.count == 0)
+        return;
+    uint32_t total = em.count;
+    em.counting = false;
+    em.count = 0;
+    /* More than one record: a crash must not keep some and lose others
+     * (docs/AOF.md section 16), also on one shard (a ring can be cut
+     * between two records). */
+    if (total > 1 && total <= AOF_GROUP_MAX) {
+        em.group.id = aof_log_group_id(p->log);
+        em.group.count = total;
+    }
+    px_emit_all(&em, spec, x);
+    /* The state cannot change between the passes: same records. */
+    HP_ASSERT(em.count == total);
+}
+
+/* HP_PERSIST_DEBUG_RING_FULL_MS (tests only): the log reports "no room"
+ * for that long from the first write it admits, so the parking paths run
+ * without a slow disk. */
+static bool px_debug_ring_full(struct persist *p, int64_t now_ms)
+{
+    if (p->debug_ring_full_ms <= 0)
         return false;
-    int last = spec->last_key < 0 ? x->argc + spec->last_key : spec->last_key;
-    if (last >= x->argc)
-        last = x->argc - 1;
-    int step = spec->key_step > 0 ? spec->key_step : 1;
-    for (int i = spec->first_key; i <= last; i += step)
-        px_log_key(p, x, x->argv[i], wt);
-    return wt->mask != 0;
+    int64_t until = __atomic_load_n(&p->debug_ring_until, __ATOMIC_RELAXED);
+    if (until == 0) {
+        int64_t want = now_ms + p->debug_ring_full_ms;
+        if (!__atomic_compare_exchange_n(&p->debug_ring_until, &until, want, false,
+                                         __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+            HP_ASSERT(until != 0); /* another worker set it first */
+        else
+            until = want;
+    }
+    return now_ms < until;
 }
 
 /* ---- admission -------------------------------------------------------------------- */
 
-enum px_admit { PX_GO = 0, PX_REFUSE, PX_WAIT };
+static bool spec_is(const struct cmd_spec *spec, exec_fn fn) { return spec->exec == fn; }
 
 /*
  * Upper bound of the largest key + value one record of this write can hold.
@@ -300,6 +427,11 @@ static uint64_t px_record_bound(const struct cmd_spec *spec, struct exec_ctx *x,
     if (!append && !setrange)
         return top1 + top2;
     struct entry *e = shard_find(exec_shard(x, x->argv[1]), x->db, x->argv[1], x->now_ms);
+    /* Another type: the handler replies WRONGTYPE and changes nothing. */
+    if (e != NULL && entry_type(e) != OBJ_STRING) {
+        *handler_refuses = true;
+        return 0;
+    }
     uint64_t cur = e != NULL ? entry_str(e).len : 0;
     uint64_t key = x->argv[1].len;
     uint64_t grown;
@@ -318,44 +450,41 @@ static uint64_t px_record_bound(const struct cmd_spec *spec, struct exec_ctx *x,
     return key + grown;
 }
 
-static enum px_admit px_admit(struct persist *p, const struct cmd_spec *spec,
-                              struct exec_ctx *x, char *err, size_t cap)
+enum persist_admit persist_admit(struct worker *w, const struct cmd_spec *spec,
+                                struct exec_ctx *x, uint32_t flags, char *err, size_t cap)
 {
+    struct persist *p = w->rt->persist;
     if (aof_log_error(p->log) != 0) {
         aof_log_error_text(p->log, err, cap);
-        return PX_REFUSE;
+        return PERSIST_REFUSE;
     }
     bool handler_refuses = false;
     uint64_t bound = px_record_bound(spec, x, &handler_refuses);
-    if (!handler_refuses && bound + PX_REC_SLACK > p->max_record) {
+    if (!handler_refuses && bound + PX_REC_SLACK + AOF_REC_GRP_EXTRA > p->max_record) {
         snprintf(err, cap,
                  "ERR write too large for the append-only log (records are limited to %zu bytes)",
                  p->max_record);
-        return PX_REFUSE;
+        return PERSIST_REFUSE;
     }
+    if (flags & PERSIST_ADMIT_NO_WAIT)
+        return PERSIST_GO;
+    if (px_debug_ring_full(p, w->now_ms))
+        return PERSIST_WAIT;
     for (uint32_t s = 0; s < x->nshards; s++)
         if ((x->held_mask & (1ull << s)) && !ovf_drain(p, s))
-            return PX_WAIT;
-    return PX_GO;
+            return PERSIST_WAIT;
+    return PERSIST_GO;
 }
 
-/* For executions that cannot stall (the request left its connection's
- * worker): wait for the log thread to make room, within a bound. */
-static enum px_admit px_admit_wait(struct persist *p, const struct cmd_spec *spec,
-                                   struct exec_ctx *x, char *err, size_t cap)
+bool persist_room(struct worker *w, uint64_t held_mask)
 {
-    int64_t until = clock_unix_ms() + PX_SPIN_LIMIT_MS;
-    for (;;) {
-        enum px_admit a = px_admit(p, spec, x, err, cap);
-        if (a != PX_WAIT)
-            return a;
-        if (clock_unix_ms() > until) {
-            snprintf(err, cap, "ERR append-only log backlog is full (disk too slow); write not applied");
-            return PX_REFUSE;
-        }
-        aof_log_kick(p->log);   /* our own appends may be what it waits for */
-        usleep(20);
-    }
+    struct persist *p = w->rt->persist;
+    if (px_debug_ring_full(p, w->now_ms))
+        return false;
+    for (uint32_t s = 0; s < w->rt->nworkers; s++)
+        if ((held_mask & (1ull << s)) && !ovf_drain(p, s))
+            return false;
+    return true;
 }
 
 /* ---- held replies ---------------------------------------------------------------- */
@@ -445,23 +574,23 @@ struct px_rw_ctx {
     int64_t now_ms;
 };
 
-static void px_rw_entry(void *arg, const struct entry *e)
+static int px_rw_rec(void *arg, uint32_t argc, const struct hp_slice *argv)
 {
     struct px_rw_ctx *cx = arg;
-    struct hp_slice argv[5];
-    char ms[24];
-    uint32_t argc = 3;
-    argv[0] = hp_slice_make("SET", 3);
-    argv[1] = entry_key(e);
-    argv[2] = entry_str(e);
-    int64_t exp = entry_expire_ms(e);
-    if (exp != SHARD_NO_EXPIRE) {
-        argv[3] = hp_slice_make("PXAT", 4);
-        argv[4] = hp_slice_make(ms, i64_to_str(ms, exp));
-        argc = 5;
-    }
-    struct persist_wait wt;
-    px_append(cx->p, cx->shard, cx->db, cx->now_ms, argc, argv, &wt);
+    if (argc > PX_OVF_ARGV_MAX)
+        return PX_EMIT_TOO_WIDE;
+    struct persist_wait wt = {0};
+    /* Ungrouped: a rewrite's records count only once it finished whole. */
+    px_append(cx->p, cx->shard, cx->db, cx->now_ms, argc, argv, NULL, &wt);
+    return 0;
+}
+
+static void px_rw_entry(void *arg, const struct entry *e)
+{
+    int rc = entry_state_records(e, px_rw_rec, arg);
+    if (rc != 0)
+        log_warning("AOF: rewrite: a key of type %s cannot be logged (%d); it is left out",
+                    entry_type_name(e), rc);
 }
 
 /*
@@ -567,128 +696,40 @@ void cmd_bgrewriteaof(struct client_ctx *c)
     resp_add_simple(c->out, "Background append only file rewriting started");
 }
 
-/* ---- entry points from the runtime --------------------------------------------- */
-
-bool persist_run_local(struct conn *c, const struct cmd_spec *spec, int argc,
-                       const struct hp_slice *argv)
-{
-    struct worker *w = c->worker;
-    struct persist *p = w->rt->persist;
-    struct px_worker *pw = &p->workers[w->id];
-    bool hold = p->fsync == AOF_FSYNC_ALWAYS;
-    struct exec_ctx x;
-    struct rbuf scratch = {0};
-    exec_ctx_init(&x, w, w->id, 1ull << w->id, c->db, c->proto, argc, argv, &scratch);
-    char err[256];
-    enum px_admit a = px_admit(p, spec, &x, err, sizeof(err));
-    if (a == PX_WAIT)
-        return true;
-    if (a == PX_REFUSE) {
-        resp_add_error(conn_reply_target(c), err);
-        return false;
-    }
-    struct reply_slot *slot = NULL;
-    if (hold) {
-        if (!held_reserve(pw))
-            return true;
-        slot = conn_slot_reserve(c);
-        if (slot == NULL)
-            return true;
-        x.out = &slot->buf;
-    } else {
-        x.out = conn_reply_target(c);
-    }
-    struct persist_wait wt;
-    bool logged = px_exec_log(p, spec, &x, &wt);
-    if (slot == NULL)
-        return false;
-    if (!logged) {
-        conn_slot_complete(c, slot);
-        return false;
-    }
-    struct px_held h = {.kind = PX_HELD_SLOT, .c = c, .slot = slot};
-    held_push(pw, &h, &wt);
-    c->pending++;
-    return false;
-}
-
-void persist_exec_remote(struct worker *w, struct xmsg *m)
-{
-    struct persist *p = w->rt->persist;
-    struct px_worker *pw = &p->workers[w->id];
-    struct exec_ctx x;
-    exec_ctx_init(&x, w, w->id, 1ull << w->id, m->db, m->proto, m->argc, m->argv, &m->reply);
-    char err[256];
-    if (px_admit_wait(p, m->spec, &x, err, sizeof(err)) != PX_GO) {
-        resp_add_error(&m->reply, err);
-        xshard_return(w, m);
-        return;
-    }
-    bool hold = p->fsync == AOF_FSYNC_ALWAYS;
-    if (hold && !held_reserve(pw)) {
-        resp_add_error(&m->reply, "OOM command not allowed when used memory > 'maxmemory'.");
-        xshard_return(w, m);
-        return;
-    }
-    struct persist_wait wt;
-    if (!px_exec_log(p, m->spec, &x, &wt) || !hold) {
-        xshard_return(w, m);
-        return;
-    }
-    struct px_held h = {.kind = PX_HELD_MSG, .m = m};
-    held_push(pw, &h, &wt);
-}
-
-bool persist_exec_op(struct worker *w, const struct cmd_spec *spec, struct exec_ctx *x,
-                     struct conn *c, struct reply_slot *slot)
-{
-    struct persist *p = w->rt->persist;
-    struct px_worker *pw = &p->workers[w->id];
-    char err[256];
-    if (px_admit_wait(p, spec, x, err, sizeof(err)) != PX_GO) {
-        resp_add_error(x->out, err);
-        return false;
-    }
-    bool hold = p->fsync == AOF_FSYNC_ALWAYS;
-    if (hold && !held_reserve(pw)) {
-        resp_add_error(x->out, "OOM command not allowed when used memory > 'maxmemory'.");
-        return false;
-    }
-    struct persist_wait wt;
-    if (!px_exec_log(p, spec, x, &wt) || !hold)
-        return false;
-    struct px_held h = {.kind = PX_HELD_SLOT, .c = c, .slot = slot};
-    held_push(pw, &h, &wt);
-    c->pending++;
-    return true;
-}
+/* ---- holding replies (core/call.c runs the writes) ------------------------------ */
 
 bool persist_holds_replies(const struct runtime *rt)
 {
     return rt->persist != NULL && rt->persist->fsync == AOF_FSYNC_ALWAYS;
 }
 
-void persist_exec_udp(struct worker *w, const struct cmd_spec *spec, struct exec_ctx *x,
-                      struct persist_wait *acc)
+void persist_hold_slot(struct worker *w, struct conn *c, struct reply_slot *slot,
+                       const struct persist_wait *wt)
 {
-    struct persist *p = w->rt->persist;
-    char err[256];
-    /* Like a remote write: the datagram's earlier commands ran already, so
-     * it cannot stall and retry; wait (bounded) for ring room instead. */
-    if (px_admit_wait(p, spec, x, err, sizeof(err)) != PX_GO) {
-        resp_add_error(x->out, err);
-        return;
-    }
-    struct persist_wait wt;
-    if (!px_exec_log(p, spec, x, &wt))
-        return;
-    for (uint64_t m = wt.mask; m; m &= m - 1) {
+    struct px_worker *pw = &w->rt->persist->workers[w->id];
+    HP_ASSERT(wt->mask != 0);
+    struct px_held h = {.kind = PX_HELD_SLOT, .c = c, .slot = slot};
+    held_push(pw, &h, wt); /* asserts the room persist_reserve gave */
+    c->pending++;
+}
+
+void persist_hold_msg(struct worker *w, struct xmsg *m, const struct persist_wait *wt)
+{
+    struct px_worker *pw = &w->rt->persist->workers[w->id];
+    HP_ASSERT(wt->mask != 0);
+    struct px_held h = {.kind = PX_HELD_MSG, .m = m};
+    held_push(pw, &h, wt);
+}
+
+void persist_wait_merge(struct persist_wait *acc, const struct persist_wait *wt)
+{
+    for (uint64_t m = wt->mask; m; m &= m - 1) {
         uint32_t s = (uint32_t)__builtin_ctzll(m);
         /* LSNs grow per shard: the newest covers the older ones. */
-        if (!(acc->mask & (1ull << s)) || acc->lsn[s] < wt.lsn[s])
-            acc->lsn[s] = wt.lsn[s];
+        if (!(acc->mask & (1ull << s)) || acc->lsn[s] < wt->lsn[s])
+            acc->lsn[s] = wt->lsn[s];
     }
-    acc->mask |= wt.mask;
+    acc->mask |= wt->mask;
 }
 
 bool persist_reserve(struct worker *w, uint32_t n)
@@ -751,7 +792,11 @@ int64_t persist_sleep_cap(const struct worker *w, int64_t timeout_us)
      * while we do.  Nothing signals ring room, so poll (rare: the ring is
      * full only when the disk is far behind). */
     bool ovf = worker_shard_free(w) && p->ovf[w->id].n > 0;
-    if (ovf && timeout_us > PX_OVF_SLEEP_US)
+    /* Requests parked for room (call.c) and the forced-full test window
+     * are retried by polling too. */
+    bool waiting = call_backlogged(w) || (w->op.active && w->op.log_wait) ||
+                   px_debug_ring_full(w->rt->persist, w->now_ms);
+    if ((ovf || waiting) && timeout_us > PX_OVF_SLEEP_US)
         return PX_OVF_SLEEP_US;
     return timeout_us;
 }
@@ -971,6 +1016,16 @@ static bool px_widen_affinity(const struct runtime *rt, cpu_set_t *saved)
     return pthread_setaffinity_np(pthread_self(), sizeof(wide), &wide) == 0;
 }
 
+static void px_debug_hooks(struct persist *p)
+{
+    const char *v = getenv("HP_PERSIST_DEBUG_GROUP_CRASH");
+    p->debug_group_crash = v != NULL && strcmp(v, "1") == 0;
+    v = getenv("HP_PERSIST_DEBUG_RING_FULL_MS");
+    p->debug_ring_full_ms = v != NULL ? strtoll(v, NULL, 10) : 0;
+    if (p->debug_group_crash || p->debug_ring_full_ms > 0)
+        log_warning("AOF: test hooks on (HP_PERSIST_DEBUG_*): not for production");
+}
+
 static void persist_free(struct persist *p)
 {
     for (uint32_t i = 0; i < HP_MAX_SHARDS; i++) {
@@ -1071,6 +1126,7 @@ int persist_start(struct runtime *rt)
         return -1;
     }
     p->max_record = aof_log_max_record(p->log);
+    px_debug_hooks(p);
     p->auto_pct = (uint64_t)cfg->auto_aof_rewrite_percentage;
     p->auto_min_bytes = (uint64_t)cfg->auto_aof_rewrite_min_size;
     struct aof_log_stats st;
@@ -1088,7 +1144,7 @@ void persist_stop(struct runtime *rt)
         return;
     /* Records still queued in front of a ring (the disk was slow at the
      * end): push them in; the log thread is still draining. */
-    int64_t until = clock_unix_ms() + PX_SPIN_LIMIT_MS;
+    int64_t until = clock_unix_ms() + PX_STOP_LIMIT_MS;
     for (uint32_t s = 0; s < rt->nworkers; s++)
         while (!ovf_drain(p, s) && clock_unix_ms() < until)
             usleep(100);

@@ -601,10 +601,7 @@ static void exec_one(struct worker *w, int argc, const struct hp_slice *argv, st
     HP_ASSERT((cmd_mask(w, argc, argv) & ~held) == 0);
     struct exec_ctx x;
     exec_ctx_init(&x, w, w->id, held, 0, 2, argc, argv, out);
-    if (w->rt->persist != NULL && (spec->flags & CMD_WRITE))
-        persist_exec_udp(w, spec, &x, &w->udp->wait);
-    else
-        spec->exec(&x);
+    call_udp(w, spec, &x, &w->udp->wait);
 }
 
 /* Does the (well-formed) datagram hold a write command? */
@@ -931,9 +928,12 @@ static void serve(struct worker *w, struct rte_mbuf *m)
                     offer, &reuse);
         goto done;
     }
-    /* Nothing runs unless its reply could be held until durable. */
-    if (persist_holds_replies(w->rt) &&
-        dgram_writes(w, payload, ctx->payload_len, h->cmd_count) && !held_admit(w)) {
+    /* Nothing runs unless its reply could be held until durable, and the
+     * log can take its records now: its commands cannot wait one by one
+     * (the client retransmits after BUSY; the worker never sleeps on it). */
+    if (w->rt->persist != NULL && dgram_writes(w, payload, ctx->payload_len, h->cmd_count) &&
+        ((persist_holds_replies(w->rt) && !held_admit(w)) ||
+         !persist_room(w, 1ull << w->id))) {
         st->held_busy++;
         send_status(w, ctx, HPPROTO_ST_BUSY, true, offer, &reuse);
         goto done;

@@ -41,6 +41,7 @@
 #include "../../storage/shard.h"
 #include "../../storage/types.h"
 #include "../core/runtime.h"
+#include "persist_replay.h"
 #include "../udp/udp.h"
 
 #define PX_LAYOUT_NAME "hotpath-shards"
@@ -862,75 +863,7 @@ void persist_get_info(const struct runtime *rt, struct persist_info *out)
     out->base_size = __atomic_load_n(&p->base_bytes, __ATOMIC_RELAXED);
 }
 
-/* ---- recovery -------------------------------------------------------------------- */
-
-struct px_replay {
-    struct runtime *rt;
-    int64_t now_ms;
-    bool same_layout;   /* log shard ids are our shard ids: parallel replay */
-};
-
-static int px_replay_flush(struct px_replay *r, const struct aof_rec *rec, bool all_dbs)
-{
-    for (uint32_t s = 0; s < r->rt->nworkers; s++) {
-        if (r->same_layout && s != rec->shard)
-            continue;
-        if (!all_dbs) {
-            shard_flush_db(r->rt->shards[s], rec->db);
-            continue;
-        }
-        for (uint32_t db = 0; db < HP_NUM_DBS; db++)
-            shard_flush_db(r->rt->shards[s], db);
-    }
-    return 0;
-}
-
-static int px_replay_rec(void *arg, const struct aof_rec *rec, const struct hp_slice *argv)
-{
-    struct px_replay *r = arg;
-    struct runtime *rt = r->rt;
-    if (rec->argc == 1 && slice_eq_nocase(argv[0], "FLUSHDB"))
-        return px_replay_flush(r, rec, false);
-    if (rec->argc == 1 && slice_eq_nocase(argv[0], "FLUSHALL"))
-        return px_replay_flush(r, rec, true);
-    if (rec->argc < 2)
-        goto bad;
-    struct hp_slice key = argv[1];
-    uint32_t sid = rt->nworkers == 1 ? 0 : rt->slot_to_shard[slot_of_key(key.ptr, key.len)];
-    if (r->same_layout && sid != rec->shard) {
-        log_warning("AOF: record LSN %llu of shard %u holds a key of shard %u: the layout file "
-                    "%s is wrong; remove it to replay serially",
-                    (unsigned long long)rec->lsn, rec->shard, sid, PX_LAYOUT_NAME);
-        return -1;
-    }
-    struct shard *sh = rt->shards[sid];
-    if (rec->argc == 2 && slice_eq_nocase(argv[0], "DEL")) {
-        (void)shard_delete(sh, rec->db, key, r->now_ms); /* 0 or 1: both fine */
-        return 0;
-    }
-    if ((rec->argc == 3 || rec->argc == 5) && slice_eq_nocase(argv[0], "SET")) {
-        int64_t exp = SHARD_NO_EXPIRE;
-        if (rec->argc == 5 && (!slice_eq_nocase(argv[3], "PXAT") ||
-                               str_to_i64(argv[4].ptr, argv[4].len, &exp) != 0 || exp < 0))
-            goto bad;
-        if (exp != SHARD_NO_EXPIRE && exp <= r->now_ms) {
-            (void)shard_delete(sh, rec->db, key, r->now_ms);
-            return 0;
-        }
-        if (shard_set_str(sh, rec->db, key, argv[2], exp, r->now_ms) != 0) {
-            log_warning("AOF: out of memory replaying record LSN %llu of shard %u",
-                        (unsigned long long)rec->lsn, rec->shard);
-            return -1;
-        }
-        return 0;
-    }
-bad:
-    log_warning("AOF: record LSN %llu of shard %u is not a record hotpathd writes (%.*s, %u "
-                "arguments)",
-                (unsigned long long)rec->lsn, rec->shard, (int)(argv[0].len > 32 ? 32 : argv[0].len),
-                (const char *)argv[0].ptr, rec->argc);
-    return -1;
-}
+/* ---- recovery (replay: persist_replay.c) ---------------------------------------- */
 
 /* The layout file: the shard count every record in the log was written
  * with (a missing file is tolerated: replay then checks each record's key
@@ -1060,7 +993,9 @@ int persist_start(struct runtime *rt)
         free(p);
         return -1;
     }
-    struct px_replay rp = {.rt = rt, .now_ms = clock_unix_ms(), .same_layout = true};
+    struct px_replay rp = {
+        .rt = rt, .now_ms = clock_unix_ms(), .same_layout = true, .layout_name = PX_LAYOUT_NAME,
+    };
     struct aof_progress_logger pl = {0};
     struct aof_recover_opts ro = {
         .dir = dir,

@@ -244,6 +244,7 @@ struct px_emit {
     int64_t ts;
     bool counting;
     uint32_t count;            /* records (first pass), or appended so far */
+    uint32_t total;            /* second pass: records of the execution */
     struct aof_group group;    /* id 0: ungrouped */
     struct persist_wait *wt;
 };
@@ -253,7 +254,7 @@ struct px_emit {
  * exactly where replay must drop it whole. */
 static void px_debug_group_crash(struct persist *p, const struct px_emit *em)
 {
-    if (!p->debug_group_crash || em->group.id == 0 || em->count != 1)
+    if (!p->debug_group_crash || em->total < 2 || em->count != 1)
         return;
     HP_ASSERT(p->ovf[em->shard].n == 0); /* the test writes far below ring size */
     uint64_t lsn = em->wt->lsn[em->shard];
@@ -261,8 +262,8 @@ static void px_debug_group_crash(struct persist *p, const struct px_emit *em)
         aof_log_kick(p->log);
         usleep(1000);
     }
-    log_warning("AOF: HP_PERSIST_DEBUG_GROUP_CRASH: stopping after group %llu member 0",
-                (unsigned long long)em->group.id);
+    log_warning("AOF: HP_PERSIST_DEBUG_GROUP_CRASH: stopping after record 1 of %u (group %llu)",
+                em->total, (unsigned long long)em->group.id);
     _exit(3);
 }
 
@@ -365,6 +366,7 @@ void persist_log_changes(struct persist *p, const struct cmd_spec *spec, struct 
     uint32_t total = em.count;
     em.counting = false;
     em.count = 0;
+    em.total = total;
     /* More than one record: a crash must not keep some and lose others
      * (docs/AOF.md section 16), also on one shard (a ring can be cut
      * between two records). */
@@ -949,13 +951,20 @@ static bool px_widen_affinity(const struct runtime *rt, cpu_set_t *saved)
     return pthread_setaffinity_np(pthread_self(), sizeof(wide), &wide) == 0;
 }
 
+/* Test hooks from the environment, read once at start-up (docs/AOF.md). */
 static void px_debug_hooks(struct persist *p)
 {
     const char *v = getenv("HP_PERSIST_DEBUG_GROUP_CRASH");
     p->debug_group_crash = v != NULL && strcmp(v, "1") == 0;
     v = getenv("HP_PERSIST_DEBUG_RING_FULL_MS");
     p->debug_ring_full_ms = v != NULL ? strtoll(v, NULL, 10) : 0;
-    if (p->debug_group_crash || p->debug_ring_full_ms > 0)
+    /* After recovery, so replay itself is unaffected: every shard fails
+     * allocations once this many more succeeded (an OOM part-way). */
+    v = getenv("HP_PERSIST_DEBUG_FAIL_ALLOCS_AFTER");
+    if (v != NULL)
+        for (uint32_t i = 0; i < p->rt->nworkers; i++)
+            shard_debug_fail_allocs(p->rt->shards[i], strtoull(v, NULL, 10));
+    if (p->debug_group_crash || p->debug_ring_full_ms > 0 || v != NULL)
         log_warning("AOF: test hooks on (HP_PERSIST_DEBUG_*): not for production");
 }
 

@@ -80,11 +80,18 @@ static struct cmdstat *call_stat(struct call_env *env, const struct cmd_spec *sp
     return &env->stats[ix];
 }
 
+/* Single writer (the worker), read by INFO on any worker: relaxed atomic
+ * load + store, which compile to plain moves (no locked add). */
+static inline void stat_add(uint64_t *cell, uint64_t v)
+{
+    __atomic_store_n(cell, __atomic_load_n(cell, __ATOMIC_RELAXED) + v, __ATOMIC_RELAXED);
+}
+
 void call_count_rejected(struct call_env *env, const struct cmd_spec *spec)
 {
     struct cmdstat *st = call_stat(env, spec);
     if (st != NULL)
-        st->rejected_calls++;
+        stat_add(&st->rejected_calls, 1);
 }
 
 void call_count_client(struct call_env *env, const struct cmd_spec *spec, uint64_t usec,
@@ -93,20 +100,41 @@ void call_count_client(struct call_env *env, const struct cmd_spec *spec, uint64
     struct cmdstat *st = call_stat(env, spec);
     if (st == NULL)
         return;
-    st->calls++;
-    st->usec += usec;
-    st->failed_calls += failed;
+    stat_add(&st->calls, 1);
+    stat_add(&st->usec, usec);
+    stat_add(&st->failed_calls, failed);
 }
 
-void call_stats_add(struct cmdstat *sum, size_t n, const struct worker *w)
+void call_info_commandstats(const struct runtime *rt, struct rbuf *b)
 {
-    const struct call_env *env = w->call;
-    HP_ASSERT(n <= env->nstats);
+    size_t n = 0;
+    const struct cmd_spec *t = cmd_table(&n);
+    rbuf_append(b, "# Commandstats\r\n", 16);
     for (size_t i = 0; i < n; i++) {
-        sum[i].calls += env->stats[i].calls;
-        sum[i].usec += env->stats[i].usec;
-        sum[i].rejected_calls += env->stats[i].rejected_calls;
-        sum[i].failed_calls += env->stats[i].failed_calls;
+        struct cmdstat sum = {0};
+        for (uint32_t k = 0; k < rt->nworkers; k++) {
+            const struct call_env *env = rt->workers[k]->call;
+            HP_ASSERT(i < env->nstats);
+            const struct cmdstat *st = &env->stats[i];
+            sum.calls += __atomic_load_n(&st->calls, __ATOMIC_RELAXED);
+            sum.usec += __atomic_load_n(&st->usec, __ATOMIC_RELAXED);
+            sum.rejected_calls += __atomic_load_n(&st->rejected_calls, __ATOMIC_RELAXED);
+            sum.failed_calls += __atomic_load_n(&st->failed_calls, __ATOMIC_RELAXED);
+        }
+        /* Redis lists a command once it was called or refused. */
+        if (sum.calls == 0 && sum.rejected_calls == 0 && sum.failed_calls == 0)
+            continue;
+        char line[256];
+        int len = snprintf(line, sizeof(line),
+                           "cmdstat_%s:calls=%llu,usec=%llu,usec_per_call=%.2f,"
+                           "rejected_calls=%llu,failed_calls=%llu\r\n",
+                           t[i].name, (unsigned long long)sum.calls,
+                           (unsigned long long)sum.usec,
+                           sum.calls ? (double)sum.usec / (double)sum.calls : 0.0,
+                           (unsigned long long)sum.rejected_calls,
+                           (unsigned long long)sum.failed_calls);
+        HP_ASSERT(len > 0 && (size_t)len < sizeof(line));
+        rbuf_append(b, line, (size_t)len);
     }
 }
 
@@ -153,12 +181,8 @@ enum call_rc call_exec(struct call_env *env, const struct cmd_spec *spec, struct
         if (write && (chg->n > 0 || chg->overflow || chg->flushed_all || chg->flushed_dbs))
             for (uint32_t i = 0; i < o->n; i++)
                 o->o[i].fn(o->o[i].arg, w, spec, x);
-        struct cmdstat *st = call_stat(env, spec);
-        if (st != NULL) {
-            st->calls++;
-            st->usec += (clock_mono_ns() - t0) / 1000;
-            st->failed_calls += reply_is_error(x->out, before);
-        }
+        call_count_client(env, spec, (clock_mono_ns() - t0) / 1000,
+                          reply_is_error(x->out, before));
     }
     x->chg = NULL;
     return CALL_DONE;

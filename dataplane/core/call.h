@@ -94,7 +94,8 @@ enum call_rc call_exec(struct call_env *env, const struct cmd_spec *spec, struct
                        uint32_t flags, struct persist_wait *wt);
 /* Count a call refused before it reached call_exec (arity). */
 void call_count_rejected(struct call_env *env, const struct cmd_spec *spec);
-/* Count a client command (PING, INFO...), timed by the caller. */
+/* Count a client command (PING, INFO...), timed by the caller (also what
+ * call_exec counts an execution with). */
 void call_count_client(struct call_env *env, const struct cmd_spec *spec, uint64_t usec,
                        bool failed);
 
@@ -122,9 +123,11 @@ unsigned call_poll(struct worker *w);
 /* True while remote requests are parked: stop taking new ones in. */
 bool call_backlogged(const struct worker *w);
 
-/* INFO commandstats part of worker w, as Redis prints one command:
- * "cmdstat_<name>:calls=..,usec=..,usec_per_call=..,rejected_calls=..,failed_calls=.."
- * Sums (the INFO gather) use call_stats_add. */
-void call_stats_add(struct cmdstat *sum, size_t n, const struct worker *w);
+/* INFO commandstats, every worker's counters summed (any worker may ask:
+ * the counters are relaxed atomics), one line per command called or
+ * refused, Redis 7.0's format:
+ * "cmdstat_<name>:calls=..,usec=..,usec_per_call=..,rejected_calls=..,failed_calls=.." */
+struct rbuf;
+void call_info_commandstats(const struct runtime *rt, struct rbuf *b);
 
 #endif

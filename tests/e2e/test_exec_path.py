@@ -201,5 +201,44 @@ def test_ping_answers_while_a_write_waits_for_the_log(_):
         shutil.rmtree(d, ignore_errors=True)
 
 
+@suite.test(server=False)
+def test_info_commandstats(_):
+    """INFO commandstats in Redis 7.0's format, summed over the workers:
+    calls, failed_calls (ran, replied an error), rejected_calls (arity)."""
+    import re
+    srv = Server(workers=2).start()
+    try:
+        with srv.conn() as c:
+            for i in range(6):
+                eq(c.call("SET", "k%d" % i, "x"), b"OK")  # both workers' shards
+            eq(c.call("GET", "k0"), b"x")
+            check(isinstance(c.call("INCR", "k0"), ErrorReply), "INCR on a string fails")
+            check(isinstance(c.call("GET"), ErrorReply), "arity error")
+            before = c.call("INFO", "commandstats")
+            eq(c.call("PING"), b"PONG")
+            text = c.call("INFO", "commandstats")
+            check(b"# Keyspace" not in text, "only the asked section")
+            default = c.call("INFO")
+            check(b"cmdstat_" not in default, "not in the default INFO")
+        def parse(t):
+            out = {}
+            for ln in t.decode().split("\r\n"):
+                m = re.match(r"cmdstat_(\w+):calls=(\d+),usec=(\d+),usec_per_call=(\d+\.\d\d),"
+                             r"rejected_calls=(\d+),failed_calls=(\d+)$", ln)
+                if m:
+                    out[m.group(1)] = [int(m.group(i)) for i in (2, 5, 6)]
+            return out
+        stats = parse(text)
+        # The harness PINGs to see the server up: count the difference.
+        stats["ping"][0] -= parse(before)["ping"][0]
+        check(text.startswith(b"# Commandstats\r\n"), "header: %r" % text[:40])
+        eq(stats.get("set"), [6, 0, 0], "set")
+        eq(stats.get("get"), [1, 1, 0], "get: one call, one rejected")
+        eq(stats.get("incr"), [1, 0, 1], "incr failed")
+        eq(stats.get("ping"), [1, 0, 0], "ping")
+    finally:
+        srv.stop()
+
+
 if __name__ == "__main__":
     run_suite(suite)

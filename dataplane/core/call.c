@@ -9,7 +9,8 @@
  *     requests off its rings until the FIFO is empty (backpressure),
  *   - a multi-shard op: keeps its shards, marked log_wait; call_poll
  *     finishes it (xop_resume) once there is room,
- *   - a UDP datagram: checked as a whole before it runs (udp.c).
+ *   - a UDP datagram: checked as a whole before it runs and parked in
+ *     udp.c's deferred queue (BUSY past its limit).
  */
 #include "call.h"
 

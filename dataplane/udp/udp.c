@@ -929,14 +929,27 @@ static void serve(struct worker *w, struct rte_mbuf *m)
         goto done;
     }
     /* Nothing runs unless its reply could be held until durable, and the
-     * log can take its records now: its commands cannot wait one by one
-     * (the client retransmits after BUSY; the worker never sleeps on it). */
-    if (w->rt->persist != NULL && dgram_writes(w, payload, ctx->payload_len, h->cmd_count) &&
-        ((persist_holds_replies(w->rt) && !held_admit(w)) ||
-         !persist_room(w, 1ull << w->id))) {
-        st->held_busy++;
-        send_status(w, ctx, HPPROTO_ST_BUSY, true, offer, &reuse);
-        goto done;
+     * log can take its records now: its commands cannot wait one by one. */
+    if (w->rt->persist != NULL && dgram_writes(w, payload, ctx->payload_len, h->cmd_count)) {
+        if (persist_holds_replies(w->rt) && !held_admit(w)) {
+            st->held_busy++;
+            send_status(w, ctx, HPPROTO_ST_BUSY, true, offer, &reuse);
+            goto done;
+        }
+        /* No log room: park the datagram with the ones waiting for our
+         * shard (udp_poll retries them every iteration, in order; nothing
+         * of it ran, its id is not marked, so a retransmission parked
+         * beside it finds it done later).  Past the queue's limit, BUSY. */
+        if (!persist_room(w, 1ull << w->id)) {
+            if (u->ndeferred < UDP_DEFER_MAX) {
+                st->log_wait++;
+                u->deferred[u->ndeferred++] = m;
+                return; /* m and pkt_ctx(m)->lin stay with the queue */
+            }
+            st->held_busy++;
+            send_status(w, ctx, HPPROTO_ST_BUSY, true, offer, &reuse);
+            goto done;
+        }
     }
     if (si == UDP_NONE) {
         si = sess_create(u, ctx->info.src_ip, ctx->info.src_port, h->session_id, w->now_ms, st);

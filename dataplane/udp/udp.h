@@ -91,7 +91,7 @@ struct udp_rt {
     X(ops) X(dup_replays) X(dup_gone) X(too_old) X(session_lost) X(busy)       \
     X(malformed) X(limit) X(arp_replies) X(icmp_replies) X(fragments_sent)     \
     X(session_evictions) X(multi_shard) X(dup_inflight)   \
-    X(durable_held) X(held_busy) X(held_dropped)
+    X(durable_held) X(held_busy) X(held_dropped) X(log_wait)
 
 struct udp_stats {
 #define UDP_CTR_FIELD_(n) uint64_t n;

@@ -164,7 +164,7 @@ enum call_rc call_exec(struct call_env *env, const struct cmd_spec *spec, struct
             return CALL_WAIT;
         if (a == PERSIST_REFUSE) {
             resp_add_error(x->out, err);
-            call_count_rejected(replay ? NULL : env, spec);
+            call_count_rejected(env, spec);
             return CALL_DONE;
         }
     }

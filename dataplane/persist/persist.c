@@ -3,12 +3,15 @@
  * docs/AOF.md ("Runtime integration", "Records written by hotpathd").
  *
  * A write runs in three steps wherever it executes (own shard, a remote
- * owner, or a coordinator holding several shards):
- *   1. admit: refuse it while the log is failing (MISCONF) or when its
- *      records could never be logged (too large); wait while an earlier
- *      write's records are still queued in front of the ring (overflow);
- *   2. run the handler, then append one record per key it may have changed,
- *      describing the key's state now (SET with absolute expiry, or DEL);
+ * owner, a coordinator holding several shards, UDP), driven by the one
+ * execution path (core/call.c call_exec):
+ *   1. admit (persist_admit): refuse it while the log is failing (MISCONF)
+ *      or when its records could never be logged (too large); make it wait
+ *      (nothing runs; the caller retries through its loop) while an
+ *      earlier write's records are still queued in front of the ring;
+ *   2. run the handler, then append the records that give each key it
+ *      reported changed its state now (persist_log.c: entry_state_records,
+ *      or DEL; FLUSHDB/FLUSHALL as such), one group when more than one;
  *   3. with appendfsync always, hold the reply until every shard's durable
  *      LSN covers the records (group commit happens in the log thread).
  *

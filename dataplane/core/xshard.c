@@ -315,6 +315,10 @@ static void xop_finish(struct worker *w)
     struct xmsg *a = op->args;
     bool held = false;
     if (op->udp_mbuf != NULL) {
+        /* No log room for its writes: keep every shard, retry (call_poll). */
+        op->log_wait = !udp_held_ready(w, op->udp_mbuf, op->need);
+        if (op->log_wait)
+            return;
         udp_run_held(w, op->udp_mbuf, op->need);   /* consumes the mbuf */
         op->udp_mbuf = NULL;
     } else {

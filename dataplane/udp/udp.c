@@ -1005,6 +1005,20 @@ static void serve_or_defer(struct worker *w, struct rte_mbuf *m)
     u->deferred[u->ndeferred++] = m;
 }
 
+bool udp_held_ready(struct worker *w, struct rte_mbuf *m, uint64_t held)
+{
+    if (w->rt->persist == NULL)
+        return true;
+    const struct udp_pkt *ctx = pkt_ctx(m);
+    const uint8_t *payload = pkt_payload(m, ctx);
+    if (!dgram_writes(w, payload, ctx->payload_len, ctx->hdr.cmd_count))
+        return true;
+    if (persist_room(w, held))
+        return true;
+    w->udp->stats[ctx->port_idx].log_wait++;
+    return false;
+}
+
 void udp_run_held(struct worker *w, struct rte_mbuf *m, uint64_t held)
 {
     struct udp_worker *u = w->udp;

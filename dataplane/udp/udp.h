@@ -117,6 +117,9 @@ void udp_on_forward(struct worker *w, struct rte_mbuf *m);
 /* xshard.c: a datagram whose commands span shards, run once the worker's
  * multi-shard op holds every shard in `held`; answers it and frees m. */
 void udp_run_held(struct worker *w, struct rte_mbuf *m, uint64_t held);
+/* Before udp_run_held: false while the datagram writes and the log has no
+ * room on the shards in `held` (the op then keeps them and retries). */
+bool udp_held_ready(struct worker *w, struct rte_mbuf *m, uint64_t held);
 /* persist.c: the oldest held reply's writes are durable: keep it for
  * retransmissions and send it (FIFO: the order persist_hold_udp saw). */
 void udp_held_release(struct worker *w);

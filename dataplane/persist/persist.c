@@ -238,8 +238,8 @@ static void held_release(struct worker *w, struct px_held *h)
 
 /* ---- log rewrite (BGREWRITEAOF, docs/AOF.md section 15) -------------------------- */
 
-/* Log one live key of the shard being snapshotted, exactly as px_log_key
- * logs a key after a write (SET k v [PXAT t]). */
+/* Log one live key of the shard being snapshotted with the same records a
+ * write logs for it (entry_state_records: any type). */
 struct px_rw_ctx {
     struct persist *p;
     uint32_t shard, db;

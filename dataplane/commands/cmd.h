@@ -140,12 +140,6 @@ struct cmd_spec {
     client_fn client;       /* CLIENT */
     struct cmd_key_spec key_specs[CMD_KEY_SPECS_MAX];
     cmd_key_flags_fn key_flags; /* specs with CMD_KEY_VARIABLE_FLAGS */
-    /* TRANSITIONAL, for persist.c only until its rewrite lands: Redis'
-     * legacy (first, last, step), equal to cmd_legacy_range() of the specs
-     * (a unit test checks).  Route with cmd_keys_find(), never with these. */
-    int first_key;
-    int last_key;
-    int key_step;
     uint32_t info_flags;    /* COMMAND only: CMD_NO_AUTH, CMD_ALLOW_BUSY, ... */
     const char *summary;    /* COMMAND DOCS */
     const char *group;      /* COMMAND DOCS: "string", "generic", "server", "connection" */

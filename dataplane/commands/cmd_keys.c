@@ -72,6 +72,7 @@ static void del_generic(struct exec_ctx *x)
     int64_t deleted = 0;
     for (int j = 1; j < x->argc; j++) {
         struct hp_slice key = x->argv[j];
+        exec_key_changed(x, x->db, key);
         deleted += shard_delete(exec_shard(x, key), x->db, key, x->now_ms);
     }
     resp_add_int(x->out, deleted);
@@ -136,6 +137,8 @@ static void rename_generic(struct exec_ctx *x, bool nx)
         resp_add_int(x->out, 0);
         return;
     }
+    exec_key_changed(x, x->db, src);
+    exec_key_changed(x, x->db, dst);
     if (ss == ds) {
         int moved = shard_rename(ss, x->db, src, dst, x->now_ms);
         if (moved < 0) {
@@ -257,24 +260,30 @@ static bool flush_args_ok(struct exec_ctx *x)
     return false;
 }
 
+/* Empties the shards x holds: every shard when a client runs it, the
+ * record's shard in recovery's parallel replay. */
 void cmd_flushdb(struct exec_ctx *x)
 {
-    assert_all_held(x);
     if (!flush_args_ok(x))
         return;
     for (uint32_t i = 0; i < x->nshards; i++)
-        shard_flush_db(x->shards[i], x->db);
+        if (x->held_mask & (1ull << i))
+            shard_flush_db(x->shards[i], x->db);
+    exec_db_flushed(x, x->db);
     resp_add_simple(x->out, "OK");
 }
 
+/* Empties the shards x holds: every shard when a client runs it, the
+ * record's shard in recovery's parallel replay. */
 void cmd_flushall(struct exec_ctx *x)
 {
-    assert_all_held(x);
     if (!flush_args_ok(x))
         return;
     for (uint32_t i = 0; i < x->nshards; i++)
-        for (uint32_t db = 0; db < HP_NUM_DBS; db++)
-            shard_flush_db(x->shards[i], db);
+        if (x->held_mask & (1ull << i))
+            for (uint32_t db = 0; db < HP_NUM_DBS; db++)
+                shard_flush_db(x->shards[i], db);
+    exec_all_flushed(x);
     resp_add_simple(x->out, "OK");
 }
 
@@ -527,6 +536,7 @@ static void expire_generic(struct exec_ctx *x, bool relative, bool seconds, cons
     }
     /* A time already past deletes the key, as Redis does.  Negative times
      * go to shard_delete: shard_set_expire reads -1 as "no TTL". */
+    exec_key_changed(x, x->db, key);
     int done = when <= x->now_ms ? shard_delete(s, x->db, key, x->now_ms)
                                  : shard_set_expire(s, x->db, key, when, x->now_ms);
     if (done < 0) {
@@ -606,6 +616,7 @@ void cmd_persist(struct exec_ctx *x)
         resp_add_int(x->out, 0);
         return;
     }
+    exec_key_changed(x, x->db, key);
     int exists = shard_set_expire(s, x->db, key, SHARD_NO_EXPIRE, x->now_ms);
     if (exists < 0) {
         resp_add_error(x->out, err_oom);

@@ -223,6 +223,7 @@ static void set_with_options(struct exec_ctx *x, struct shard *s)
     }
     if ((a.flags & SETF_KEEPTTL) && found)
         expire_ms = entry_expire_ms(e);
+    exec_key_changed(x, x->db, key);
     if (shard_set_str(s, x->db, key, val, expire_ms, x->now_ms) != 0) {
         reply_replace_with_error(x, mark, err_oom);
         return;
@@ -239,6 +240,7 @@ void cmd_set(struct exec_ctx *x)
         set_with_options(x, s);
         return;
     }
+    exec_key_changed(x, x->db, key);
     if (shard_set_str(s, x->db, key, x->argv[2], SHARD_NO_EXPIRE, x->now_ms) != 0)
         resp_add_error(x->out, err_oom);
     else
@@ -253,6 +255,7 @@ void cmd_setnx(struct exec_ctx *x)
         resp_add_int(x->out, 0);
         return;
     }
+    exec_key_changed(x, x->db, key);
     if (shard_set_str(s, x->db, key, x->argv[2], SHARD_NO_EXPIRE, x->now_ms) != 0)
         resp_add_error(x->out, err_oom);
     else
@@ -266,6 +269,7 @@ static void setex_generic(struct exec_ctx *x, uint32_t unit_flag, const char *cm
     if (!parse_expire(x, x->argv[2], unit_flag, cmd, &expire_ms))
         return;
     struct shard *s = exec_shard(x, key);
+    exec_key_changed(x, x->db, key);
     if (shard_set_str(s, x->db, key, x->argv[3], expire_ms, x->now_ms) != 0)
         resp_add_error(x->out, err_oom);
     else
@@ -297,6 +301,7 @@ void cmd_getset(struct exec_ctx *x)
         reply_str(x, e);
     }
     /* Like SET, GETSET drops any TTL. */
+    exec_key_changed(x, x->db, key);
     if (shard_set_str(s, x->db, key, x->argv[2], SHARD_NO_EXPIRE, x->now_ms) != 0)
         reply_replace_with_error(x, mark, err_oom);
 }
@@ -315,6 +320,7 @@ void cmd_getdel(struct exec_ctx *x)
         return;
     }
     reply_str(x, e);
+    exec_key_changed(x, x->db, key);
     int deleted = shard_delete(s, x->db, key, x->now_ms);
     HP_ASSERT(deleted == 1);
 }
@@ -342,6 +348,7 @@ void cmd_getex(struct exec_ctx *x)
     reply_str(x, e);
     /* An EXAT/PXAT already past deletes the key (shard_set_expire does). */
     if (a.flags & (SETF_ANY_EXPIRE | SETF_PERSIST)) {
+        exec_key_changed(x, x->db, key);
         int rc = shard_set_expire(s, x->db, key, expire_ms, x->now_ms);
         if (rc < 0)
             reply_replace_with_error(x, mark, err_oom);
@@ -376,6 +383,7 @@ static int mset_pairs(struct exec_ctx *x, int upto)
 {
     for (int j = 1; j < upto; j += 2) {
         struct hp_slice key = x->argv[j];
+        exec_key_changed(x, x->db, key);
         if (shard_set_str(exec_shard(x, key), x->db, key, x->argv[j + 1], SHARD_NO_EXPIRE,
                           x->now_ms) != 0)
             return j;
@@ -433,6 +441,7 @@ void cmd_append(struct exec_ctx *x)
     struct shard *s = exec_shard(x, key);
     struct entry *e = lookup(x, s, key);
     if (e == NULL) {
+        exec_key_changed(x, x->db, key);
         if (shard_set_str(s, x->db, key, add, SHARD_NO_EXPIRE, x->now_ms) != 0)
             resp_add_error(x->out, err_oom);
         else
@@ -446,6 +455,7 @@ void cmd_append(struct exec_ctx *x)
     size_t old_len = entry_str(e).len;
     if (!string_length_ok(x, (int64_t)old_len, add.len))
         return;
+    exec_key_changed(x, x->db, key);
     uint8_t *p = shard_str_writable(s, x->db, key, old_len + add.len, x->now_ms);
     if (p == NULL) {
         resp_add_error(x->out, err_oom);
@@ -536,6 +546,7 @@ void cmd_setrange(struct exec_ctx *x)
     if (!string_length_ok(x, offset, val.len))
         return;
     size_t new_len = HP_MAX(old_len, (size_t)offset + val.len);
+    exec_key_changed(x, x->db, key);
     uint8_t *p = shard_str_writable(s, x->db, key, new_len, x->now_ms);
     if (p == NULL) {
         resp_add_error(x->out, err_oom);
@@ -571,6 +582,7 @@ static void incr_by(struct exec_ctx *x, int64_t by)
     char buf[24];
     size_t n = i64_to_str(buf, v);
     /* Writing in place keeps the TTL, as Redis' INCR does. */
+    exec_key_changed(x, x->db, key);
     uint8_t *p = shard_str_writable(s, x->db, key, n, x->now_ms);
     if (p == NULL) {
         resp_add_error(x->out, err_oom);
@@ -646,6 +658,7 @@ void cmd_incrbyfloat(struct exec_ctx *x)
     char buf[CMD_LONG_DOUBLE_CHARS];
     size_t n = resp_format_long_double(buf, sizeof(buf), v);
     HP_ASSERT(n > 0 && n < sizeof(buf));
+    exec_key_changed(x, x->db, key);
     uint8_t *p = shard_str_writable(s, x->db, key, n, x->now_ms);
     if (p == NULL) {
         resp_add_error(x->out, err_oom);

@@ -22,6 +22,31 @@
 #include "../../storage/shard.h"
 #include "../../storage/slot.h"
 
+/*
+ * What an execution changed, reported by the handlers (exec_key_changed,
+ * exec_db_flushed) and read by the one execution path (core/call.c) after
+ * the handler returns: the log records, and everything else that follows a
+ * write, are built from this list, never from the reply.  Bounded: past
+ * EXEC_CHANGED_MAX keys `overflow` is set and the rest are not stored; the
+ * caller then falls back to every key the command's key specs name (a
+ * superset: a handler only ever changes keys its arguments name).
+ */
+#define EXEC_CHANGED_MAX 128
+_Static_assert(HP_NUM_DBS <= 32, "exec_changes.flushed_dbs is 32 bits");
+
+struct exec_change {
+    uint32_t db;
+    struct hp_slice key;            /* points into argv: valid for the execution */
+};
+
+struct exec_changes {
+    uint32_t n;
+    bool overflow;                  /* more than EXEC_CHANGED_MAX keys were reported */
+    bool flushed_all;               /* FLUSHALL: every db of every held shard */
+    uint32_t flushed_dbs;           /* FLUSHDB: bit per db (HP_NUM_DBS <= 32) */
+    struct exec_change keys[EXEC_CHANGED_MAX];
+};
+
 struct exec_ctx {
     struct shard *const *shards;   /* every shard, by id; read-only table */
     const uint16_t *slot_to_shard; /* HP_NUM_SLOTS entries */
@@ -35,7 +60,48 @@ struct exec_ctx {
     int argc;
     const struct hp_slice *argv;
     struct rbuf *out;
+    struct exec_changes *chg;      /* NULL: nobody tracks changes (reads, tests) */
 };
+
+/* The handler changed (or may have changed: an attempt that failed
+ * half-way counts too) `key` in `db`.  Reporting a key that did not change
+ * costs a redundant record, never a wrong one: records are states. */
+static inline void exec_key_changed(struct exec_ctx *x, uint32_t db, struct hp_slice key)
+{
+    struct exec_changes *c = x->chg;
+    if (c == NULL)
+        return;
+    if (c->n == EXEC_CHANGED_MAX) {
+        c->overflow = true;
+        return;
+    }
+    c->keys[c->n].db = db;
+    c->keys[c->n].key = key;
+    c->n++;
+}
+
+/* The handler emptied `db` on every shard it holds. */
+static inline void exec_db_flushed(struct exec_ctx *x, uint32_t db)
+{
+    HP_ASSERT(db < HP_NUM_DBS);
+    if (x->chg != NULL)
+        x->chg->flushed_dbs |= 1u << db;
+}
+
+/* The handler emptied every db on every shard it holds. */
+static inline void exec_all_flushed(struct exec_ctx *x)
+{
+    if (x->chg != NULL)
+        x->chg->flushed_all = true;
+}
+
+static inline void exec_changes_reset(struct exec_changes *c)
+{
+    c->n = 0;
+    c->overflow = false;
+    c->flushed_all = false;
+    c->flushed_dbs = 0;
+}
 
 static inline uint32_t exec_shard_id_of(const struct exec_ctx *x, struct hp_slice key)
 {

@@ -10,11 +10,11 @@
  * then re-parses the same request later.  Nothing here blocks.
  */
 #include "runtime.h"
-#include "../persist/persist.h"
 
 #include <errno.h>
 #include <string.h>
 
+#include "../../common/clock.h"
 #include "../../common/resp.h"
 #include "../../common/strutil.h"
 
@@ -35,6 +35,7 @@ void exec_ctx_init(struct exec_ctx *x, struct worker *w, uint32_t home, uint64_t
     x->argc = argc;
     x->argv = argv;
     x->out = out;
+    x->chg = NULL;
 }
 
 uint64_t dispatch_key_mask(struct worker *w, const struct cmd_spec *spec, int argc,
@@ -78,13 +79,7 @@ static enum dispatch_rc run_local(struct conn *c, const struct cmd_spec *spec, i
     struct worker *w = c->worker;
     if (!worker_shard_free(w))
         return DISPATCH_STALL;
-    if (w->rt->persist != NULL && (spec->flags & CMD_WRITE))
-        return persist_run_local(c, spec, argc, argv) ? DISPATCH_STALL : DISPATCH_DONE;
-    struct exec_ctx x;
-    exec_ctx_init(&x, w, w->id, 1ull << w->id, c->db, c->proto, argc, argv,
-                  conn_reply_target(c));
-    spec->exec(&x);
-    return DISPATCH_DONE;
+    return call_local(c, spec, argc, argv) ? DISPATCH_STALL : DISPATCH_DONE;
 }
 
 static void reply_oom(struct conn *c)
@@ -154,6 +149,7 @@ static enum dispatch_rc run_multi(struct conn *c, const struct cmd_spec *spec, u
         }
     }
     op->active = true;
+    op->log_wait = false;
     op->conn = c;
     op->slot = slot;
     op->spec = spec;
@@ -237,7 +233,12 @@ static enum dispatch_rc dispatch_client(struct conn *c, const struct cmd_spec *s
         .out = conn_reply_target(c),
         .now_ms = w->now_ms,
     };
+    size_t before = cc.out->len;
+    uint64_t t0 = clock_mono_ns();
     spec->client(&cc);
+    /* A broadcast's reply comes later, in its own slot: not an error here. */
+    bool failed = cc.out->len > before && cc.out->data[before] == '-';
+    call_count_client(w->call, spec, (clock_mono_ns() - t0) / 1000, failed);
     return DISPATCH_DONE;
 }
 
@@ -252,6 +253,7 @@ enum dispatch_rc dispatch_command(struct conn *c, int argc, const struct hp_slic
     }
     if (!cmd_arity_ok(spec, argc)) {
         cmd_reply_arity(conn_reply_target(c), spec);
+        call_count_rejected(w->call, spec);
         return DISPATCH_DONE;
     }
     enum dispatch_rc rc;
@@ -332,7 +334,7 @@ bool dispatch_held(struct conn *c, int argc, const struct hp_slice *argv, uint64
         return false;
     struct exec_ctx x;
     exec_ctx_init(&x, w, w->id, held, c->db, c->proto, argc, argv, conn_reply_target(c));
-    spec->exec(&x);
+    call_held(c, spec, &x);
     count_command(c, spec);
     return true;
 }

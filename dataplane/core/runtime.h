@@ -31,6 +31,7 @@
 #include "../config/config.h"
 #include "../net/conn.h"
 #include "../net/net.h"
+#include "call.h"
 #include "worker.h"
 
 #define XMSG_POOL_MAX 8192          /* messages one worker may have in flight */
@@ -97,6 +98,9 @@ struct xop {
     /* Non-NULL: the op runs a UDP datagram (udp_run_held) instead of
      * spec/args, and replies on the NIC; conn, slot, spec, args are unused. */
     struct rte_mbuf *udp_mbuf;
+    /* The log had no room when every shard was held: the op keeps them
+     * and call_poll finishes it (xop_resume) when there is room. */
+    bool log_wait;
 };
 
 /* Broadcast gather state (INFO, CLIENT LIST, CLIENT KILL). */
@@ -166,6 +170,7 @@ struct worker {
 
     struct worker_stats stats;
     struct udp_worker *udp;        /* UDP dataplane state (udp.c); NULL when off */
+    struct call_env *call;         /* the execution path's state (call.c) */
 };
 
 /*
@@ -205,6 +210,8 @@ struct udp_upcalls {
     /* xshard.c: a multi-shard datagram, now that `held` is held; answers
      * it and frees m. */
     void (*run_held)(struct worker *w, struct rte_mbuf *m, uint64_t held);
+    /* xshard.c: whether the log has room for that datagram's writes. */
+    bool (*held_ready)(struct worker *w, struct rte_mbuf *m, uint64_t held);
     /* persist.c: the oldest held reply is durable: send it. */
     void (*held_release)(struct worker *w);
     /* persist.c: push released replies out of the TX bursts. */
@@ -227,6 +234,7 @@ struct runtime {
     const struct worker_loop_hooks *loop_hooks[RT_LOOP_HOOKS_MAX];  /* set at start-up */
     uint32_t nloop_hooks;
     const struct udp_upcalls *udp_up;  /* set by udp_rt_create; NULL when off */
+    struct call_observers observers; /* changed-key observers (call.c); set at start-up */
     /* atomic */
     uint32_t stop;                 /* 1: shut down gracefully */
     uint32_t ready;                /* workers that finished start-up */
@@ -255,6 +263,8 @@ unsigned xshard_poll(struct worker *w);          /* drain incoming rings */
 bool xshard_pending_input(struct worker *w);     /* anything queued for w? */
 /* Multi-shard op: start coordinating (w->op must be filled). */
 void xop_start(struct worker *w);
+/* Finish the op that waited for log room (log_wait), all shards held. */
+void xop_resume(struct worker *w);
 void bcast_start(struct worker *w, struct bcast *b);
 void xshard_free_pools(struct worker *w);
 

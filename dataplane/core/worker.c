@@ -73,8 +73,9 @@ struct worker *worker_create(struct runtime *rt, uint32_t id, unsigned lcore)
     w->shard_holder = SHARD_FREE;
     w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     rbuf_init(&w->discard, 1 << 20);
-    if (w->wake_fd < 0 || xshard_pool_init(w) != 0) {
-        log_warning("worker %u: cannot allocate its wake-up fd or message pool", id);
+    w->call = call_env_new(w);
+    if (w->wake_fd < 0 || w->call == NULL || xshard_pool_init(w) != 0) {
+        log_warning("worker %u: cannot allocate its wake-up fd, message pool or call state", id);
         worker_destroy(w);
         return NULL;
     }
@@ -95,6 +96,7 @@ void worker_destroy(struct worker *w)
         free(s);
     }
     rbuf_free(&w->discard);
+    call_env_free(w->call);
     free(w->dirty);
     free(w->stalled);
     free(w);
@@ -215,7 +217,7 @@ static void worker_sleep(struct worker *w)
 static bool worker_drained(struct worker *w)
 {
     return w->msgs_out == 0 && !w->op.active && w->bcast == NULL && w->nstalled == 0 &&
-           hooks_owed(w) == 0 && conn_all_flushed(w);
+           !call_backlogged(w) && hooks_owed(w) == 0 && conn_all_flushed(w);
 }
 
 static void worker_loop(struct worker *w)
@@ -245,6 +247,8 @@ static void worker_loop(struct worker *w)
         if (ev > 0)
             work += (unsigned)ev;
         work += hooks_poll(w);   /* udp, then persist */
+        if (rt->persist)
+            work += call_poll(w);   /* parked remote writes, an op waiting for log room */
         if (w->nstalled)
             conn_retry_stalled(w);
         hooks_before_send(w);   /* persist's kick: the disk goes before the sends */

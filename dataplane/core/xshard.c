@@ -257,13 +257,6 @@ bool xshard_pending_input(struct worker *w)
 
 /* ---- executing on this worker (target side) --------------------------------- */
 
-static void exec_remote(struct worker *w, struct xmsg *m)
-{
-    struct exec_ctx x;
-    exec_ctx_init(&x, w, w->id, 1ull << w->id, m->db, m->proto, m->argc, m->argv, &m->reply);
-    m->spec->exec(&x);
-}
-
 static void bcast_part_remote(struct worker *w, struct xmsg *m)
 {
     struct bcast *b = m->bcast;
@@ -321,19 +314,23 @@ static void xop_finish(struct worker *w)
     struct xmsg *a = op->args;
     bool held = false;
     if (op->udp_mbuf != NULL) {
+        /* No log room for its writes: keep every shard, retry (call_poll). */
         HP_ASSERT(rt->udp_up != NULL);   /* a datagram exists: udp is on */
+        op->log_wait = !rt->udp_up->held_ready(w, op->udp_mbuf, op->need);
+        if (op->log_wait)
+            return;
         rt->udp_up->run_held(w, op->udp_mbuf, op->need);   /* consumes the mbuf */
         op->udp_mbuf = NULL;
     } else {
         struct exec_ctx x;
         exec_ctx_init(&x, w, w->id, op->need, op->db, op->proto, a->argc, a->argv,
                       &op->slot->buf);
-        /* With the append-only log a write's reply may be held until durable:
-         * persist.c completes the slot then. */
-        if (rt->persist != NULL && (op->spec->flags & CMD_WRITE))
-            held = persist_exec_op(w, op->spec, &x, op->conn, op->slot);
-        else
-            op->spec->exec(&x);
+        /* With the append-only log a write's reply may be held until durable
+         * (persist.c completes the slot then), or the log has no room yet:
+         * keep every shard and finish later (call_poll). */
+        op->log_wait = call_op(w, op->spec, &x, op->conn, op->slot, &held) == CALL_WAIT;
+        if (op->log_wait)
+            return;
     }
     w->stats.parked_ops++;
     /* While every shard of this op is held, serve the other requests
@@ -399,6 +396,13 @@ void xop_start(struct worker *w)
         xshard_flush(w);
         return; /* continue when PARKED comes back */
     }
+    xop_finish(w);
+}
+
+void xop_resume(struct worker *w)
+{
+    HP_ASSERT(w->op.active && w->op.log_wait);
+    HP_ASSERT(w->op.held == w->op.need);
     xop_finish(w);
 }
 
@@ -493,12 +497,7 @@ static void on_request(struct worker *w, struct xmsg *m)
 {
     switch (m->kind) {
     case XMSG_EXEC:
-        if (w->rt->persist != NULL && (m->spec->flags & CMD_WRITE)) {
-            persist_exec_remote(w, m); /* replies now or once durable */
-            break;
-        }
-        exec_remote(w, m);
-        xshard_reply(w, m);
+        call_remote(w, m); /* replies now, once durable, or after waiting for log room */
         break;
     case XMSG_BCAST:
         bcast_part_remote(w, m);
@@ -547,7 +546,7 @@ unsigned xshard_poll(struct worker *w)
         n += drain(w, rt->resp[o][w->id], false);
         /* Requests run on our shard only while nobody holds it; a holder
          * may be writing to it from its own thread right now. */
-        if (worker_shard_free(w))
+        if (worker_shard_free(w) && !call_backlogged(w))
             n += drain(w, rt->req[o][w->id], true);
     }
     return n;

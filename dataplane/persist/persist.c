@@ -3,12 +3,15 @@
  * docs/AOF.md ("Runtime integration", "Records written by hotpathd").
  *
  * A write runs in three steps wherever it executes (own shard, a remote
- * owner, or a coordinator holding several shards):
- *   1. admit: refuse it while the log is failing (MISCONF) or when its
- *      records could never be logged (too large); wait while an earlier
- *      write's records are still queued in front of the ring (overflow);
- *   2. run the handler, then append one record per key it may have changed,
- *      describing the key's state now (SET with absolute expiry, or DEL);
+ * owner, a coordinator holding several shards, UDP), driven by the one
+ * execution path (core/call.c call_exec):
+ *   1. admit (persist_admit): refuse it while the log is failing (MISCONF)
+ *      or when its records could never be logged (too large); make it wait
+ *      (nothing runs; the caller retries through its loop) while an
+ *      earlier write's records are still queued in front of the ring;
+ *   2. run the handler, then append the records that give each key it
+ *      reported changed its state now (persist_log.c: entry_state_records,
+ *      or DEL; FLUSHDB/FLUSHALL as such), one group when more than one;
  *   3. with appendfsync always, hold the reply until every shard's durable
  *      LSN covers the records (group commit happens in the log thread).
  *
@@ -20,12 +23,14 @@
  * queued record's LSN is known in advance: last appended + its position.
  */
 #include "persist.h"
+#include "persist_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <rte_lcore.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -38,238 +43,32 @@
 #include "../../storage/aof/aof_log.h"
 #include "../../storage/aof/aof_recover.h"
 #include "../../storage/shard.h"
+#include "../../storage/types.h"
 #include "../core/runtime.h"
+#include "persist_replay.h"
 
-#define PX_LAYOUT_NAME "hotpath-shards"
-#define PX_SPIN_LIMIT_MS 5000      /* remote/multi-shard write waiting for the ring */
-#define PX_RW_KEYS 32              /* keys a rewrite snapshots per worker loop iteration */
-#define PX_AUTO_CHECK_MS 100       /* automatic rewrite check period */
-#define PX_OVF_SLEEP_US 50         /* idle sleep cap while records wait for ring room */
-/* Log sizes: the largest record is min(ring / 2, staging - 4 KiB,
- * segment - 4 KiB) = 16 MiB, so values up to about 16 MiB can be logged.
- * Segments stay small because recovery reads the active one whole,
- * preallocated zeros included: smaller segments, faster restarts. */
-#define PX_RING_BYTES ((size_t)32 << 20)
-#define PX_STAGING_BYTES (((size_t)16 << 20) + 4096)
-#define PX_SEGMENT_BYTES (((uint64_t)16 << 20) + 8192)
-#define PX_REC_SLACK 160           /* record header + SET/PXAT words + lengths */
-#define PX_HELD_MAX                                                                      \
-    ((uint32_t)SLOT_POOL_MAX + (uint32_t)XMSG_POOL_MAX * HP_MAX_SHARDS + UDP_HELD_MAX + 16)
-
-/* One queued record: u32 total, u16 db, u16 zero, i64 ts, u32 argc, then
- * argc x {u32 len, bytes}. */
-#define PX_OVF_HDR 20u
-
-struct px_overflow {
-    uint8_t *buf;
-    size_t off, len, cap;
-    uint32_t n;                    /* records queued */
-};
-
-/* SLOT: a TCP reply slot; MSG: a remote write's message; UDP: a datagram
- * reply udp.c keeps in its own FIFO (released in the same order). */
-enum px_held_kind { PX_HELD_SLOT = 1, PX_HELD_MSG, PX_HELD_UDP };
-
-struct px_held {
-    uint8_t kind;
-    uint32_t shard;                /* single-shard wait, when multi == NULL */
-    uint64_t lsn;
-    uint64_t *multi;               /* [HP_MAX_SHARDS] LSN per shard (0: none) */
-    struct conn *c;
-    struct reply_slot *slot;
-    struct xmsg *m;
-};
-
-struct px_worker {
-    struct px_held *q;             /* FIFO ring, cap a power of two */
-    uint32_t head, n, cap;
-    /* Set by the worker before it sleeps holding replies; the log thread
-     * clears it and wakes the worker when a durable LSN advances. */
-    uint32_t wants_wake;           /* __atomic builtins only */
-};
-
-/* A shard's part of the running rewrite (follows shard ownership). */
-struct px_rwshard {
-    uint64_t gen;                  /* last rewrite this shard finished */
-    bool active;
-    uint32_t db;
-    uint64_t cursor;
-};
-
-struct persist {
-    struct aof_log *log;
-    struct runtime *rt;
-    /* rewrite: rw_gen, rw_left, rw_starting, base_bytes via __atomic builtins */
-    uint64_t rw_gen;               /* rewrites started; running while != log's done count */
-    uint32_t rw_left;              /* shards still snapshotting the current one */
-    uint32_t rw_starting;
-    uint64_t rw_end[HP_MAX_SHARDS];/* each shard's last snapshot LSN */
-    struct px_rwshard rws[HP_MAX_SHARDS];
-    uint64_t base_bytes;           /* log size after start-up / the last rewrite */
-    uint64_t auto_pct, auto_min_bytes;
-    int64_t auto_next_ms;          /* worker 0 only */
-    uint64_t auto_seen_done;       /* worker 0 only */
-    enum aof_fsync_policy fsync;
-    size_t max_record;
-    uint64_t loaded_records;
-    struct px_overflow ovf[HP_MAX_SHARDS];  /* follows shard ownership */
-    struct px_worker workers[HP_MAX_SHARDS]; /* one per worker, its own */
-};
-
-
-/* ---- overflow queue --------------------------------------------------------- */
-
-static void ovf_push(struct px_overflow *o, uint16_t db, int64_t ts, uint32_t argc,
-                     const struct hp_slice *argv)
+/* HP_PERSIST_DEBUG_RING_FULL_MS (tests only): the log reports "no room"
+ * for that long from the first write it admits, so the parking paths run
+ * without a slow disk. */
+static bool px_debug_ring_full(struct persist *p, int64_t now_ms)
 {
-    size_t need = PX_OVF_HDR;
-    for (uint32_t i = 0; i < argc; i++)
-        need += 4 + argv[i].len;
-    if (o->off > 0 && o->off == o->len)
-        o->off = o->len = 0;
-    if (o->len + need > o->cap) {
-        size_t ncap = o->cap ? o->cap : 4096;
-        while (ncap < o->len + need)
-            ncap *= 2;
-        uint8_t *nb = realloc(o->buf, ncap);
-        /* The write is applied already: without memory for its record it
-         * could not be made durable.  Crashing keeps the promise (it was
-         * not acknowledged; restart recovers every acknowledged write). */
-        HP_ASSERT(nb != NULL);
-        o->buf = nb;
-        o->cap = ncap;
-    }
-    uint8_t *p = o->buf + o->len;
-    aof_store32(p, (uint32_t)need);
-    p[4] = (uint8_t)db;
-    p[5] = (uint8_t)(db >> 8);
-    p[6] = p[7] = 0;
-    aof_store64(p + 8, (uint64_t)ts);
-    aof_store32(p + 16, argc);
-    p += PX_OVF_HDR;
-    for (uint32_t i = 0; i < argc; i++) {
-        aof_store32(p, (uint32_t)argv[i].len);
-        if (argv[i].len)
-            memcpy(p + 4, argv[i].ptr, argv[i].len);
-        p += 4 + argv[i].len;
-    }
-    o->len += need;
-    o->n++;
-}
-
-/* Move queued records into the ring; true when the queue is empty. */
-static bool ovf_drain(struct persist *p, uint32_t shard)
-{
-    struct px_overflow *o = &p->ovf[shard];
-    struct hp_slice argv[8];
-    while (o->n > 0) {
-        const uint8_t *r = o->buf + o->off;
-        uint32_t total = aof_load32(r);
-        uint16_t db = (uint16_t)(r[4] | r[5] << 8);
-        int64_t ts = (int64_t)aof_load64(r + 8);
-        uint32_t argc = aof_load32(r + 16);
-        HP_ASSERT(argc >= 1 && argc <= HP_ARRAY_LEN(argv));
-        const uint8_t *a = r + PX_OVF_HDR;
-        for (uint32_t i = 0; i < argc; i++) {
-            uint32_t len = aof_load32(a);
-            argv[i] = hp_slice_make(a + 4, len);
-            a += 4 + len;
-        }
-        enum aof_append rc = aof_log_append(p->log, shard, db, ts, argc, argv, NULL);
-        if (rc == AOF_APPEND_BUSY)
-            return false;
-        HP_ASSERT(rc == AOF_APPEND_OK); /* sizes were checked at admission */
-        o->off += total;
-        o->n--;
-    }
-    o->off = o->len = 0;
-    return true;
-}
-
-/* ---- logging one key ------------------------------------------------------------ */
-
-static void px_append(struct persist *p, uint32_t shard, uint32_t db, int64_t ts, uint32_t argc,
-                      const struct hp_slice *argv, struct persist_wait *wt)
-{
-    struct px_overflow *o = &p->ovf[shard];
-    uint64_t lsn = 0;
-    if (o->n == 0) {
-        enum aof_append rc = aof_log_append(p->log, shard, (uint16_t)db, ts, argc, argv, &lsn);
-        HP_ASSERT(rc == AOF_APPEND_OK || rc == AOF_APPEND_BUSY);
-        if (rc == AOF_APPEND_BUSY)
-            lsn = 0;
-    }
-    if (lsn == 0) {
-        ovf_push(o, (uint16_t)db, ts, argc, argv);
-        lsn = aof_log_last_lsn(p->log, shard) + o->n;
-    }
-    wt->mask |= 1ull << shard;
-    wt->lsn[shard] = lsn;
-}
-
-/* Log the current state of `key` (held by this execution). */
-static void px_log_key(struct persist *p, struct exec_ctx *x, struct hp_slice key,
-                       struct persist_wait *wt)
-{
-    uint32_t sid = x->nshards == 1 ? 0 : exec_shard_id_of(x, key);
-    struct shard *sh = exec_shard(x, key);
-    struct entry *e = shard_find(sh, x->db, key, x->now_ms);
-    struct hp_slice argv[5];
-    char ms[24];
-    uint32_t argc;
-    if (e == NULL) {
-        argv[0] = hp_slice_make("DEL", 3);
-        argv[1] = key;
-        argc = 2;
-    } else {
-        argv[0] = hp_slice_make("SET", 3);
-        argv[1] = key;
-        argv[2] = entry_str(e);
-        argc = 3;
-        int64_t exp = entry_expire_ms(e);
-        if (exp != SHARD_NO_EXPIRE) {
-            argv[3] = hp_slice_make("PXAT", 4);
-            argv[4] = hp_slice_make(ms, i64_to_str(ms, exp));
-            argc = 5;
-        }
-    }
-    px_append(p, sid, x->db, x->now_ms, argc, argv, wt);
-}
-
-static bool spec_is(const struct cmd_spec *spec, exec_fn fn) { return spec->exec == fn; }
-
-/* Run the handler and log what it changed.  True if records were logged. */
-static bool px_exec_log(struct persist *p, const struct cmd_spec *spec, struct exec_ctx *x,
-                        struct persist_wait *wt)
-{
-    size_t before = x->out->len;
-    spec->exec(x);
-    /* An error reply means the command changed nothing. */
-    if (x->out->len > before && x->out->data[before] == '-')
+    if (p->debug_ring_full_ms <= 0)
         return false;
-    wt->mask = 0;
-    if (spec_is(spec, cmd_flushdb) || spec_is(spec, cmd_flushall)) {
-        struct hp_slice w = spec_is(spec, cmd_flushall) ? hp_slice_make("FLUSHALL", 8)
-                                                         : hp_slice_make("FLUSHDB", 7);
-        for (uint32_t s = 0; s < x->nshards; s++)
-            if (x->held_mask & (1ull << s))
-                px_append(p, s, x->db, x->now_ms, 1, &w, wt);
-        return wt->mask != 0;
+    int64_t until = __atomic_load_n(&p->debug_ring_until, __ATOMIC_RELAXED);
+    if (until == 0) {
+        int64_t want = now_ms + p->debug_ring_full_ms;
+        if (!__atomic_compare_exchange_n(&p->debug_ring_until, &until, want, false,
+                                         __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+            HP_ASSERT(until != 0); /* another worker set it first */
+        else
+            until = want;
     }
-    if (spec->first_key <= 0 || spec->first_key >= x->argc)
-        return false;
-    int last = spec->last_key < 0 ? x->argc + spec->last_key : spec->last_key;
-    if (last >= x->argc)
-        last = x->argc - 1;
-    int step = spec->key_step > 0 ? spec->key_step : 1;
-    for (int i = spec->first_key; i <= last; i += step)
-        px_log_key(p, x, x->argv[i], wt);
-    return wt->mask != 0;
+    return now_ms < until;
 }
 
 /* ---- admission -------------------------------------------------------------------- */
 
-enum px_admit { PX_GO = 0, PX_REFUSE, PX_WAIT };
+static bool spec_is(const struct cmd_spec *spec, exec_fn fn) { return spec->exec == fn; }
 
 /*
  * Upper bound of the largest key + value one record of this write can hold.
@@ -299,6 +98,11 @@ static uint64_t px_record_bound(const struct cmd_spec *spec, struct exec_ctx *x,
     if (!append && !setrange)
         return top1 + top2;
     struct entry *e = shard_find(exec_shard(x, x->argv[1]), x->db, x->argv[1], x->now_ms);
+    /* Another type: the handler replies WRONGTYPE and changes nothing. */
+    if (e != NULL && entry_type(e) != OBJ_STRING) {
+        *handler_refuses = true;
+        return 0;
+    }
     uint64_t cur = e != NULL ? entry_str(e).len : 0;
     uint64_t key = x->argv[1].len;
     uint64_t grown;
@@ -317,44 +121,41 @@ static uint64_t px_record_bound(const struct cmd_spec *spec, struct exec_ctx *x,
     return key + grown;
 }
 
-static enum px_admit px_admit(struct persist *p, const struct cmd_spec *spec,
-                              struct exec_ctx *x, char *err, size_t cap)
+enum persist_admit persist_admit(struct worker *w, const struct cmd_spec *spec,
+                                struct exec_ctx *x, uint32_t flags, char *err, size_t cap)
 {
+    struct persist *p = w->rt->persist;
     if (aof_log_error(p->log) != 0) {
         aof_log_error_text(p->log, err, cap);
-        return PX_REFUSE;
+        return PERSIST_REFUSE;
     }
     bool handler_refuses = false;
     uint64_t bound = px_record_bound(spec, x, &handler_refuses);
-    if (!handler_refuses && bound + PX_REC_SLACK > p->max_record) {
+    if (!handler_refuses && bound + PX_REC_SLACK + AOF_REC_GRP_EXTRA > p->max_record) {
         snprintf(err, cap,
                  "ERR write too large for the append-only log (records are limited to %zu bytes)",
                  p->max_record);
-        return PX_REFUSE;
+        return PERSIST_REFUSE;
     }
+    if (flags & PERSIST_ADMIT_NO_WAIT)
+        return PERSIST_GO;
+    if (px_debug_ring_full(p, w->now_ms))
+        return PERSIST_WAIT;
     for (uint32_t s = 0; s < x->nshards; s++)
         if ((x->held_mask & (1ull << s)) && !ovf_drain(p, s))
-            return PX_WAIT;
-    return PX_GO;
+            return PERSIST_WAIT;
+    return PERSIST_GO;
 }
 
-/* For executions that cannot stall (the request left its connection's
- * worker): wait for the log thread to make room, within a bound. */
-static enum px_admit px_admit_wait(struct persist *p, const struct cmd_spec *spec,
-                                   struct exec_ctx *x, char *err, size_t cap)
+bool persist_room(struct worker *w, uint64_t held_mask)
 {
-    int64_t until = clock_unix_ms() + PX_SPIN_LIMIT_MS;
-    for (;;) {
-        enum px_admit a = px_admit(p, spec, x, err, cap);
-        if (a != PX_WAIT)
-            return a;
-        if (clock_unix_ms() > until) {
-            snprintf(err, cap, "ERR append-only log backlog is full (disk too slow); write not applied");
-            return PX_REFUSE;
-        }
-        aof_log_kick(p->log);   /* our own appends may be what it waits for */
-        usleep(20);
-    }
+    struct persist *p = w->rt->persist;
+    if (px_debug_ring_full(p, w->now_ms))
+        return false;
+    for (uint32_t s = 0; s < w->rt->nworkers; s++)
+        if ((held_mask & (1ull << s)) && !ovf_drain(p, s))
+            return false;
+    return true;
 }
 
 /* ---- held replies ---------------------------------------------------------------- */
@@ -437,31 +238,31 @@ static void held_release(struct worker *w, struct px_held *h)
 
 /* ---- log rewrite (BGREWRITEAOF, docs/AOF.md section 15) -------------------------- */
 
-/* Log one live key of the shard being snapshotted, exactly as px_log_key
- * logs a key after a write (SET k v [PXAT t]). */
+/* Log one live key of the shard being snapshotted with the same records a
+ * write logs for it (entry_state_records: any type). */
 struct px_rw_ctx {
     struct persist *p;
     uint32_t shard, db;
     int64_t now_ms;
 };
 
-static void px_rw_entry(void *arg, const struct entry *e)
+static int px_rw_rec(void *arg, uint32_t argc, const struct hp_slice *argv)
 {
     struct px_rw_ctx *cx = arg;
-    struct hp_slice argv[5];
-    char ms[24];
-    uint32_t argc = 3;
-    argv[0] = hp_slice_make("SET", 3);
-    argv[1] = entry_key(e);
-    argv[2] = entry_str(e);
-    int64_t exp = entry_expire_ms(e);
-    if (exp != SHARD_NO_EXPIRE) {
-        argv[3] = hp_slice_make("PXAT", 4);
-        argv[4] = hp_slice_make(ms, i64_to_str(ms, exp));
-        argc = 5;
-    }
-    struct persist_wait wt;
-    px_append(cx->p, cx->shard, cx->db, cx->now_ms, argc, argv, &wt);
+    if (argc > PX_OVF_ARGV_MAX)
+        return PX_EMIT_TOO_WIDE;
+    struct persist_wait wt = {0};
+    /* Ungrouped: a rewrite's records count only once it finished whole. */
+    px_append(cx->p, cx->shard, cx->db, cx->now_ms, argc, argv, NULL, &wt);
+    return 0;
+}
+
+static void px_rw_entry(void *arg, const struct entry *e)
+{
+    int rc = entry_state_records(e, px_rw_rec, arg);
+    if (rc != 0)
+        log_warning("AOF: rewrite: a key of type %s cannot be logged (%d); it is left out",
+                    entry_type_name(e), rc);
 }
 
 /*
@@ -567,128 +368,40 @@ void cmd_bgrewriteaof(struct client_ctx *c)
     resp_add_simple(c->out, "Background append only file rewriting started");
 }
 
-/* ---- entry points from the runtime --------------------------------------------- */
-
-bool persist_run_local(struct conn *c, const struct cmd_spec *spec, int argc,
-                       const struct hp_slice *argv)
-{
-    struct worker *w = c->worker;
-    struct persist *p = w->rt->persist;
-    struct px_worker *pw = &p->workers[w->id];
-    bool hold = p->fsync == AOF_FSYNC_ALWAYS;
-    struct exec_ctx x;
-    struct rbuf scratch = {0};
-    exec_ctx_init(&x, w, w->id, 1ull << w->id, c->db, c->proto, argc, argv, &scratch);
-    char err[256];
-    enum px_admit a = px_admit(p, spec, &x, err, sizeof(err));
-    if (a == PX_WAIT)
-        return true;
-    if (a == PX_REFUSE) {
-        resp_add_error(conn_reply_target(c), err);
-        return false;
-    }
-    struct reply_slot *slot = NULL;
-    if (hold) {
-        if (!held_reserve(pw))
-            return true;
-        slot = conn_slot_reserve(c);
-        if (slot == NULL)
-            return true;
-        x.out = &slot->buf;
-    } else {
-        x.out = conn_reply_target(c);
-    }
-    struct persist_wait wt;
-    bool logged = px_exec_log(p, spec, &x, &wt);
-    if (slot == NULL)
-        return false;
-    if (!logged) {
-        conn_slot_complete(c, slot);
-        return false;
-    }
-    struct px_held h = {.kind = PX_HELD_SLOT, .c = c, .slot = slot};
-    held_push(pw, &h, &wt);
-    c->pending++;
-    return false;
-}
-
-void persist_exec_remote(struct worker *w, struct xmsg *m)
-{
-    struct persist *p = w->rt->persist;
-    struct px_worker *pw = &p->workers[w->id];
-    struct exec_ctx x;
-    exec_ctx_init(&x, w, w->id, 1ull << w->id, m->db, m->proto, m->argc, m->argv, &m->reply);
-    char err[256];
-    if (px_admit_wait(p, m->spec, &x, err, sizeof(err)) != PX_GO) {
-        resp_add_error(&m->reply, err);
-        xshard_return(w, m);
-        return;
-    }
-    bool hold = p->fsync == AOF_FSYNC_ALWAYS;
-    if (hold && !held_reserve(pw)) {
-        resp_add_error(&m->reply, "OOM command not allowed when used memory > 'maxmemory'.");
-        xshard_return(w, m);
-        return;
-    }
-    struct persist_wait wt;
-    if (!px_exec_log(p, m->spec, &x, &wt) || !hold) {
-        xshard_return(w, m);
-        return;
-    }
-    struct px_held h = {.kind = PX_HELD_MSG, .m = m};
-    held_push(pw, &h, &wt);
-}
-
-bool persist_exec_op(struct worker *w, const struct cmd_spec *spec, struct exec_ctx *x,
-                     struct conn *c, struct reply_slot *slot)
-{
-    struct persist *p = w->rt->persist;
-    struct px_worker *pw = &p->workers[w->id];
-    char err[256];
-    if (px_admit_wait(p, spec, x, err, sizeof(err)) != PX_GO) {
-        resp_add_error(x->out, err);
-        return false;
-    }
-    bool hold = p->fsync == AOF_FSYNC_ALWAYS;
-    if (hold && !held_reserve(pw)) {
-        resp_add_error(x->out, "OOM command not allowed when used memory > 'maxmemory'.");
-        return false;
-    }
-    struct persist_wait wt;
-    if (!px_exec_log(p, spec, x, &wt) || !hold)
-        return false;
-    struct px_held h = {.kind = PX_HELD_SLOT, .c = c, .slot = slot};
-    held_push(pw, &h, &wt);
-    c->pending++;
-    return true;
-}
+/* ---- holding replies (core/call.c runs the writes) ------------------------------ */
 
 bool persist_holds_replies(const struct runtime *rt)
 {
     return rt->persist != NULL && rt->persist->fsync == AOF_FSYNC_ALWAYS;
 }
 
-void persist_exec_udp(struct worker *w, const struct cmd_spec *spec, struct exec_ctx *x,
-                      struct persist_wait *acc)
+void persist_hold_slot(struct worker *w, struct conn *c, struct reply_slot *slot,
+                       const struct persist_wait *wt)
 {
-    struct persist *p = w->rt->persist;
-    char err[256];
-    /* Like a remote write: the datagram's earlier commands ran already, so
-     * it cannot stall and retry; wait (bounded) for ring room instead. */
-    if (px_admit_wait(p, spec, x, err, sizeof(err)) != PX_GO) {
-        resp_add_error(x->out, err);
-        return;
-    }
-    struct persist_wait wt;
-    if (!px_exec_log(p, spec, x, &wt))
-        return;
-    for (uint64_t m = wt.mask; m; m &= m - 1) {
+    struct px_worker *pw = &w->rt->persist->workers[w->id];
+    HP_ASSERT(wt->mask != 0);
+    struct px_held h = {.kind = PX_HELD_SLOT, .c = c, .slot = slot};
+    held_push(pw, &h, wt); /* asserts the room persist_reserve gave */
+    c->pending++;
+}
+
+void persist_hold_msg(struct worker *w, struct xmsg *m, const struct persist_wait *wt)
+{
+    struct px_worker *pw = &w->rt->persist->workers[w->id];
+    HP_ASSERT(wt->mask != 0);
+    struct px_held h = {.kind = PX_HELD_MSG, .m = m};
+    held_push(pw, &h, wt);
+}
+
+void persist_wait_merge(struct persist_wait *acc, const struct persist_wait *wt)
+{
+    for (uint64_t m = wt->mask; m; m &= m - 1) {
         uint32_t s = (uint32_t)__builtin_ctzll(m);
         /* LSNs grow per shard: the newest covers the older ones. */
-        if (!(acc->mask & (1ull << s)) || acc->lsn[s] < wt.lsn[s])
-            acc->lsn[s] = wt.lsn[s];
+        if (!(acc->mask & (1ull << s)) || acc->lsn[s] < wt->lsn[s])
+            acc->lsn[s] = wt->lsn[s];
     }
-    acc->mask |= wt.mask;
+    acc->mask |= wt->mask;
 }
 
 bool persist_reserve(struct worker *w, uint32_t n)
@@ -751,7 +464,11 @@ int64_t persist_sleep_cap(struct worker *w, int64_t timeout_us)
      * while we do.  Nothing signals ring room, so poll (rare: the ring is
      * full only when the disk is far behind). */
     bool ovf = worker_shard_free(w) && p->ovf[w->id].n > 0;
-    if (ovf && timeout_us > PX_OVF_SLEEP_US)
+    /* Requests parked for room (call.c) and the forced-full test window
+     * are retried by polling too. */
+    bool waiting = call_backlogged(w) || (w->op.active && w->op.log_wait) ||
+                   px_debug_ring_full(w->rt->persist, w->now_ms);
+    if ((ovf || waiting) && timeout_us > PX_OVF_SLEEP_US)
         return PX_OVF_SLEEP_US;
     return timeout_us;
 }
@@ -817,75 +534,7 @@ void persist_get_info(const struct runtime *rt, struct persist_info *out)
     out->base_size = __atomic_load_n(&p->base_bytes, __ATOMIC_RELAXED);
 }
 
-/* ---- recovery -------------------------------------------------------------------- */
-
-struct px_replay {
-    struct runtime *rt;
-    int64_t now_ms;
-    bool same_layout;   /* log shard ids are our shard ids: parallel replay */
-};
-
-static int px_replay_flush(struct px_replay *r, const struct aof_rec *rec, bool all_dbs)
-{
-    for (uint32_t s = 0; s < r->rt->nworkers; s++) {
-        if (r->same_layout && s != rec->shard)
-            continue;
-        if (!all_dbs) {
-            shard_flush_db(r->rt->shards[s], rec->db);
-            continue;
-        }
-        for (uint32_t db = 0; db < HP_NUM_DBS; db++)
-            shard_flush_db(r->rt->shards[s], db);
-    }
-    return 0;
-}
-
-static int px_replay_rec(void *arg, const struct aof_rec *rec, const struct hp_slice *argv)
-{
-    struct px_replay *r = arg;
-    struct runtime *rt = r->rt;
-    if (rec->argc == 1 && slice_eq_nocase(argv[0], "FLUSHDB"))
-        return px_replay_flush(r, rec, false);
-    if (rec->argc == 1 && slice_eq_nocase(argv[0], "FLUSHALL"))
-        return px_replay_flush(r, rec, true);
-    if (rec->argc < 2)
-        goto bad;
-    struct hp_slice key = argv[1];
-    uint32_t sid = rt->nworkers == 1 ? 0 : rt->slot_to_shard[slot_of_key(key.ptr, key.len)];
-    if (r->same_layout && sid != rec->shard) {
-        log_warning("AOF: record LSN %llu of shard %u holds a key of shard %u: the layout file "
-                    "%s is wrong; remove it to replay serially",
-                    (unsigned long long)rec->lsn, rec->shard, sid, PX_LAYOUT_NAME);
-        return -1;
-    }
-    struct shard *sh = rt->shards[sid];
-    if (rec->argc == 2 && slice_eq_nocase(argv[0], "DEL")) {
-        (void)shard_delete(sh, rec->db, key, r->now_ms); /* 0 or 1: both fine */
-        return 0;
-    }
-    if ((rec->argc == 3 || rec->argc == 5) && slice_eq_nocase(argv[0], "SET")) {
-        int64_t exp = SHARD_NO_EXPIRE;
-        if (rec->argc == 5 && (!slice_eq_nocase(argv[3], "PXAT") ||
-                               str_to_i64(argv[4].ptr, argv[4].len, &exp) != 0 || exp < 0))
-            goto bad;
-        if (exp != SHARD_NO_EXPIRE && exp <= r->now_ms) {
-            (void)shard_delete(sh, rec->db, key, r->now_ms);
-            return 0;
-        }
-        if (shard_set_str(sh, rec->db, key, argv[2], exp, r->now_ms) != 0) {
-            log_warning("AOF: out of memory replaying record LSN %llu of shard %u",
-                        (unsigned long long)rec->lsn, rec->shard);
-            return -1;
-        }
-        return 0;
-    }
-bad:
-    log_warning("AOF: record LSN %llu of shard %u is not a record hotpathd writes (%.*s, %u "
-                "arguments)",
-                (unsigned long long)rec->lsn, rec->shard, (int)(argv[0].len > 32 ? 32 : argv[0].len),
-                (const char *)argv[0].ptr, rec->argc);
-    return -1;
-}
+/* ---- recovery (replay: persist_replay.c) ---------------------------------------- */
 
 /* The layout file: the shard count every record in the log was written
  * with (a missing file is tolerated: replay then checks each record's key
@@ -971,6 +620,23 @@ static bool px_widen_affinity(const struct runtime *rt, cpu_set_t *saved)
     return pthread_setaffinity_np(pthread_self(), sizeof(wide), &wide) == 0;
 }
 
+/* Test hooks from the environment, read once at start-up (docs/AOF.md). */
+static void px_debug_hooks(struct persist *p)
+{
+    const char *v = getenv("HP_PERSIST_DEBUG_GROUP_CRASH");
+    p->debug_group_crash = v != NULL && strcmp(v, "1") == 0;
+    v = getenv("HP_PERSIST_DEBUG_RING_FULL_MS");
+    p->debug_ring_full_ms = v != NULL ? strtoll(v, NULL, 10) : 0;
+    /* After recovery, so replay itself is unaffected: every shard fails
+     * allocations once this many more succeeded (an OOM part-way). */
+    v = getenv("HP_PERSIST_DEBUG_FAIL_ALLOCS_AFTER");
+    if (v != NULL)
+        for (uint32_t i = 0; i < p->rt->nworkers; i++)
+            shard_debug_fail_allocs(p->rt->shards[i], strtoull(v, NULL, 10));
+    if (p->debug_group_crash || p->debug_ring_full_ms > 0 || v != NULL)
+        log_warning("AOF: test hooks on (HP_PERSIST_DEBUG_*): not for production");
+}
+
 static void persist_free(struct persist *p)
 {
     for (uint32_t i = 0; i < HP_MAX_SHARDS; i++) {
@@ -1019,7 +685,9 @@ int persist_start(struct runtime *rt)
         free(p);
         return -1;
     }
-    struct px_replay rp = {.rt = rt, .now_ms = clock_unix_ms(), .same_layout = true};
+    struct px_replay rp = {
+        .rt = rt, .now_ms = clock_unix_ms(), .same_layout = true, .layout_name = PX_LAYOUT_NAME,
+    };
     struct aof_progress_logger pl = {0};
     struct aof_recover_opts ro = {
         .dir = dir,
@@ -1085,6 +753,7 @@ int persist_start(struct runtime *rt)
         return -1;
     }
     p->max_record = aof_log_max_record(p->log);
+    px_debug_hooks(p);
     p->auto_pct = (uint64_t)cfg->auto_aof_rewrite_percentage;
     p->auto_min_bytes = (uint64_t)cfg->auto_aof_rewrite_min_size;
     struct aof_log_stats st;
@@ -1102,7 +771,7 @@ void persist_stop(struct runtime *rt)
         return;
     /* Records still queued in front of a ring (the disk was slow at the
      * end): push them in; the log thread is still draining. */
-    int64_t until = clock_unix_ms() + PX_SPIN_LIMIT_MS;
+    int64_t until = clock_unix_ms() + PX_STOP_LIMIT_MS;
     for (uint32_t s = 0; s < rt->nworkers; s++)
         while (!ovf_drain(p, s) && clock_unix_ms() < until)
             usleep(100);

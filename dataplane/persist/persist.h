@@ -24,12 +24,14 @@
 #include "../../common/hp_common.h"
 #include "../commands/cmd.h"
 #include "../commands/exec.h"
+#include "../core/call.h"
 
 struct runtime;
 struct worker;
 struct conn;
 struct reply_slot;
 struct xmsg;
+struct persist;
 
 /* Start-up, main thread, before any worker runs: recover the log in
  * cfg->dir into rt->shards (shards in parallel) and open it for appending.
@@ -38,37 +40,41 @@ int persist_start(struct runtime *rt);
 /* Shutdown, after the workers stopped: write and sync everything, close. */
 void persist_stop(struct runtime *rt);
 
-/* A write command on the connection's own shard (dispatch.c run_local).
- * Returns true to stall (nothing happened; retry later). */
-bool persist_run_local(struct conn *c, const struct cmd_spec *spec, int argc,
-                       const struct hp_slice *argv);
-/* A write command that arrived from another worker (xshard.c).  The message
- * goes back to its origin now or, with appendfsync always, once durable. */
-void persist_exec_remote(struct worker *w, struct xmsg *m);
-/* A multi-shard write under hand-over (xshard.c xop_finish): runs spec on x.
- * Returns true if the reply slot is held until durable (the caller must then
- * not complete it; persist does). */
-bool persist_exec_op(struct worker *w, const struct cmd_spec *spec, struct exec_ctx *x,
-                     struct conn *c, struct reply_slot *slot);
-
-/* What one write must wait for: the newest LSN of each shard it logged to. */
-struct persist_wait {
-    uint64_t mask;
-    uint64_t lsn[HP_MAX_SHARDS];
+/* ---- the steps core/call.c runs a write through -------------------------- */
+enum persist_admit {
+    PERSIST_GO = 0,
+    PERSIST_REFUSE, /* never loggable now (MISCONF, too large): err says why */
+    PERSIST_WAIT,   /* records of earlier writes still wait for ring room */
 };
+enum { PERSIST_ADMIT_NO_WAIT = 1u << 0 }; /* room was checked for a whole datagram */
+/* Before a write runs on the shards x holds: can its records be logged?
+ * Sizes come from px_record_bound (an upper bound before running). */
+enum persist_admit persist_admit(struct worker *w, const struct cmd_spec *spec,
+                                struct exec_ctx *x, uint32_t flags, char *err, size_t cap);
+/* Room for a write on every shard in held_mask (UDP checks a datagram). */
+bool persist_room(struct worker *w, uint64_t held_mask);
+/* After the handler ran: append the records that give every key it
+ * reported changed (x->chg) its state now, FLUSHDB/FLUSHALL as such; more
+ * than one record go out as one group (replay applies all or none).
+ * *wt: the LSNs to wait for (mask 0 when nothing was logged). */
+void persist_log_changes(struct persist *p, const struct cmd_spec *spec, struct exec_ctx *x,
+                         struct persist_wait *wt);
+/* Hold a reply slot / a remote write's message until *wt is durable
+ * (room reserved with persist_reserve before the write ran). */
+void persist_hold_slot(struct worker *w, struct conn *c, struct reply_slot *slot,
+                       const struct persist_wait *wt);
+void persist_hold_msg(struct worker *w, struct xmsg *m, const struct persist_wait *wt);
+/* acc |= wt, keeping the newest LSN per shard. */
+void persist_wait_merge(struct persist_wait *acc, const struct persist_wait *wt);
 
 /* BGREWRITEAOF: a client command (its table entry: server/cmd_table_client.c). */
 void cmd_bgrewriteaof(struct client_ctx *c);
 
 /* True when write replies are held until durable (appendfsync always). */
 bool persist_holds_replies(const struct runtime *rt);
-/* A write command of a UDP datagram (udp.c), on shards x holds: admit, run,
- * log.  The LSNs to wait for are merged into *acc (which the caller clears
- * per datagram); a refusal (MISCONF, too large) is the command's reply. */
-void persist_exec_udp(struct worker *w, const struct cmd_spec *spec, struct exec_ctx *x,
-                      struct persist_wait *acc);
-/* Room for `n` more held replies on this worker, reserved before a UDP
- * datagram runs.  False: no memory (the datagram is refused as BUSY). */
+/* Room for `n` more held replies on this worker, reserved before a write
+ * runs.  False: no memory (a UDP datagram is refused as BUSY, a local
+ * request stalls, a remote one gets the OOM error). */
 bool persist_reserve(struct worker *w, uint32_t n);
 /* Hold a UDP reply until *acc is durable: 1 queued (udp_held_release runs
  * then, in FIFO order with this worker's other held replies), 0 nothing to

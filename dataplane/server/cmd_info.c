@@ -18,6 +18,7 @@ enum {
     INFO_KEYSPACE = 1u << 7,
     INFO_DATAPLANE = 1u << 8,
     INFO_ALL = (1u << 9) - 1,
+    INFO_COMMANDSTATS = 1u << 9, /* not in the default set (as in Redis) */
 };
 
 /* What each worker reports; copied as bytes (same process, same layout). */
@@ -37,6 +38,7 @@ struct info_part {
     char backend[16];
     char config_file[CONFIG_STR_MAX];
     uint64_t *mem_peak;      /* &runtime->mem_peak (atomic), for used_memory_peak */
+    const struct runtime *rt; /* INFO commandstats (call.c reads the counters) */
     struct persist_info aof; /* INFO persistence */
 };
 
@@ -50,9 +52,10 @@ static uint32_t info_sections(int argc, const struct hp_slice *argv)
     } names[] = {
         {"server", INFO_SERVER},   {"clients", INFO_CLIENTS},         {"memory", INFO_MEMORY},
         {"persistence", INFO_PERSISTENCE}, {"stats", INFO_STATS},     {"replication", INFO_REPLICATION},
-        {"cpu", INFO_CPU},         {"keyspace", INFO_KEYSPACE},       {"all", INFO_ALL},
-        {"dataplane", INFO_DATAPLANE},
-        {"everything", INFO_ALL},  {"default", INFO_ALL},
+        {"cpu", INFO_CPU},         {"keyspace", INFO_KEYSPACE},
+        {"all", INFO_ALL | INFO_COMMANDSTATS},
+        {"dataplane", INFO_DATAPLANE},     {"commandstats", INFO_COMMANDSTATS},
+        {"everything", INFO_ALL | INFO_COMMANDSTATS},  {"default", INFO_ALL},
     };
     uint32_t mask = 0;
     for (int i = 1; i < argc; i++)
@@ -89,6 +92,7 @@ static void info_part_fn(struct worker *w, const struct bcast_req *req, struct r
     snprintf(p.backend, sizeof(p.backend), "%s", worker_backend_name(w));
     snprintf(p.config_file, sizeof(p.config_file), "%s", cfg->config_file);
     p.mem_peak = &w->rt->mem_peak;
+    p.rt = w->rt;
     persist_get_info(w->rt, &p.aof);
     rbuf_append(part, &p, sizeof(p));
     /* The UDP dataplane's lines of this worker follow the struct as text. */
@@ -356,6 +360,7 @@ static void info_build(struct rbuf *b, uint32_t mask, const struct info_totals *
     INFO_SECTION(INFO_STATS, info_stats(b, t));
     INFO_SECTION(INFO_REPLICATION, text_addf(b, "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n"));
     INFO_SECTION(INFO_CPU, info_cpu(b));
+    INFO_SECTION(INFO_COMMANDSTATS, call_info_commandstats(t->first.rt, b));
     INFO_SECTION(INFO_KEYSPACE, info_keyspace(b, t));
 #undef INFO_SECTION
 }

@@ -601,10 +601,7 @@ static void exec_one(struct worker *w, int argc, const struct hp_slice *argv, st
     HP_ASSERT((cmd_mask(w, argc, argv) & ~held) == 0);
     struct exec_ctx x;
     exec_ctx_init(&x, w, w->id, held, 0, 2, argc, argv, out);
-    if (w->rt->persist != NULL && (spec->flags & CMD_WRITE))
-        persist_exec_udp(w, spec, &x, &w->udp->wait);
-    else
-        spec->exec(&x);
+    call_udp(w, spec, &x, &w->udp->wait);
 }
 
 /* Does the (well-formed) datagram hold a write command? */
@@ -931,12 +928,28 @@ static void serve(struct worker *w, struct rte_mbuf *m)
                     offer, &reuse);
         goto done;
     }
-    /* Nothing runs unless its reply could be held until durable. */
-    if (persist_holds_replies(w->rt) &&
-        dgram_writes(w, payload, ctx->payload_len, h->cmd_count) && !held_admit(w)) {
-        st->held_busy++;
-        send_status(w, ctx, HPPROTO_ST_BUSY, true, offer, &reuse);
-        goto done;
+    /* Nothing runs unless its reply could be held until durable, and the
+     * log can take its records now: its commands cannot wait one by one. */
+    if (w->rt->persist != NULL && dgram_writes(w, payload, ctx->payload_len, h->cmd_count)) {
+        if (persist_holds_replies(w->rt) && !held_admit(w)) {
+            st->held_busy++;
+            send_status(w, ctx, HPPROTO_ST_BUSY, true, offer, &reuse);
+            goto done;
+        }
+        /* No log room: park the datagram with the ones waiting for our
+         * shard (udp_poll retries them every iteration, in order; nothing
+         * of it ran, its id is not marked, so a retransmission parked
+         * beside it finds it done later).  Past the queue's limit, BUSY. */
+        if (!persist_room(w, 1ull << w->id)) {
+            if (u->ndeferred < UDP_DEFER_MAX) {
+                st->log_wait++;
+                u->deferred[u->ndeferred++] = m;
+                return; /* m and pkt_ctx(m)->lin stay with the queue */
+            }
+            st->held_busy++;
+            send_status(w, ctx, HPPROTO_ST_BUSY, true, offer, &reuse);
+            goto done;
+        }
     }
     if (si == UDP_NONE) {
         si = sess_create(u, ctx->info.src_ip, ctx->info.src_port, h->session_id, w->now_ms, st);
@@ -990,6 +1003,20 @@ static void serve_or_defer(struct worker *w, struct rte_mbuf *m)
     }
     st->deferred++;
     u->deferred[u->ndeferred++] = m;
+}
+
+bool udp_held_ready(struct worker *w, struct rte_mbuf *m, uint64_t held)
+{
+    if (w->rt->persist == NULL)
+        return true;
+    const struct udp_pkt *ctx = pkt_ctx(m);
+    const uint8_t *payload = pkt_payload(m, ctx);
+    if (!dgram_writes(w, payload, ctx->payload_len, ctx->hdr.cmd_count))
+        return true;
+    if (persist_room(w, held))
+        return true;
+    w->udp->stats[ctx->port_idx].log_wait++;
+    return false;
 }
 
 void udp_run_held(struct worker *w, struct rte_mbuf *m, uint64_t held)
@@ -1652,7 +1679,7 @@ int udp_rt_create(struct runtime *rt, char *err, size_t errlen)
         .name = "udp", .poll = udp_poll, .sleep_cap = udp_sleep_cap,
     };
     static const struct udp_upcalls udp_up = {
-        .on_forward = udp_on_forward, .run_held = udp_run_held,
+        .on_forward = udp_on_forward, .run_held = udp_run_held, .held_ready = udp_held_ready,
         .held_release = udp_held_release, .tx_flush = udp_tx_flush,
     };
     rt->udp_up = &udp_up;

@@ -88,7 +88,7 @@ struct udp_rt {
     X(ops) X(dup_replays) X(dup_gone) X(too_old) X(session_lost) X(busy)       \
     X(malformed) X(limit) X(arp_replies) X(icmp_replies) X(fragments_sent)     \
     X(session_evictions) X(multi_shard) X(dup_inflight)   \
-    X(durable_held) X(held_busy) X(held_dropped)
+    X(durable_held) X(held_busy) X(held_dropped) X(log_wait)
 
 struct udp_stats {
 #define UDP_CTR_FIELD_(n) uint64_t n;
@@ -114,6 +114,9 @@ void udp_on_forward(struct worker *w, struct rte_mbuf *m);
 /* xshard.c: a datagram whose commands span shards, run once the worker's
  * multi-shard op holds every shard in `held`; answers it and frees m. */
 void udp_run_held(struct worker *w, struct rte_mbuf *m, uint64_t held);
+/* Before udp_run_held: false while the datagram writes and the log has no
+ * room on the shards in `held` (the op then keeps them and retries). */
+bool udp_held_ready(struct worker *w, struct rte_mbuf *m, uint64_t held);
 /* persist.c: the oldest held reply's writes are durable: keep it for
  * retransmissions and send it (FIFO: the order persist_hold_udp saw). */
 void udp_held_release(struct worker *w);

@@ -14,6 +14,9 @@ in the namespace are the clients.
   flight" and later answered from the kept reply, never run twice.
 * a write datagram while the log refuses writes (MISCONF) gets the error
   reply; reads keep being served.
+* a write datagram while the log has no room (forced with the test hook
+  HP_PERSIST_DEBUG_RING_FULL_MS) waits parked and is answered OK once
+  there is room, never BUSY; TCP keeps being served meanwhile.
 
 Needs root (netns, veth); without it the suite reports 0 tests.
 """
@@ -173,6 +176,44 @@ def test_retransmission_while_held_runs_once(_):
         with srv.conn() as c:
             info = c.call("INFO", "persistence").decode()
         check("aof_enabled:1" in info, "INFO persistence: %s" % info[:200])
+    finally:
+        cl.close()
+        srv.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@suite.test(server=False, timeout=60)
+def test_write_waits_parked_while_the_log_has_no_room(_):
+    d = tempfile.mkdtemp(prefix="hp-udp-wait-")
+    os.environ["HP_PERSIST_DEBUG_RING_FULL_MS"] = "1500"
+    try:
+        srv = server(d).start()
+    finally:
+        del os.environ["HP_PERSIST_DEBUG_RING_FULL_MS"]
+    cl = A.client()
+    try:
+        A.handshake(cl)
+        got = {}  # the window starts with the first write that asks for room
+
+        def udp_set():
+            t0 = time.monotonic()
+            got["reply"] = cl.call("SET", "wait:k", "v")
+            got["took"] = time.monotonic() - t0
+
+        t = threading.Thread(target=udp_set)
+        t.start()
+        time.sleep(0.2)
+        with srv.conn() as c:
+            p0 = time.monotonic()
+            eq(c.call("PING"), b"PONG")
+            check(time.monotonic() - p0 < 0.5, "TCP served while the datagram waits")
+        t.join(10)
+        eq(got.get("reply"), b"OK", "answered once there was room, not BUSY")
+        check(got["took"] >= 0.5, "it did wait: %.2f s" % got["took"])
+        eq(cl.call("GET", "wait:k"), b"v")
+        dp = A.dataplane(srv)
+        check(dp.get("log_wait", 0) >= 1, "log_wait counter %r" % dp.get("log_wait"))
+        check(dp.get("held_busy", 0) == 0, "no BUSY")
     finally:
         cl.close()
         srv.stop()

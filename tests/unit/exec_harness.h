@@ -29,6 +29,7 @@ static uint32_t db = 0;
 static uint32_t home = 0;
 static uint64_t held_mask = ALL_HELD;
 static int64_t max_bulk = RESP_DEFAULT_MAX_BULK;
+static struct exec_changes *track = NULL; /* non-NULL: handlers report into it */
 
 static int suite_init(void)
 {
@@ -87,8 +88,11 @@ static void exec_slices(exec_fn fn, int argc, const struct hp_slice *argv)
         .argc = argc,
         .argv = argv,
         .out = &out,
+        .chg = track,
     };
     rbuf_reset(&out);
+    if (track != NULL)
+        exec_changes_reset(track);
     fn(&x);
 }
 

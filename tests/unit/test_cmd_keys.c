@@ -58,8 +58,11 @@ static void test_table_found(void)
         } else {
             CU_ASSERT(t[i].exec != NULL && t[i].client == NULL);
         }
-        if (t[i].kind != CMD_KIND_KEYED)
-            CU_ASSERT_EQUAL(t[i].first_key, 0);
+        if (t[i].kind != CMD_KIND_KEYED) {
+            int f = -1, l = -1, st = -1;
+            (void)cmd_legacy_range(&t[i], &f, &l, &st);
+            CU_ASSERT_EQUAL(f, 0);
+        }
     }
     /* Near misses, including bytes that case folding by `| 0x20` could
      * confuse with letters ('G' - 0x20 is '\'', '@' | 0x20 is '`'). */
@@ -133,9 +136,11 @@ static void test_table_specs(void)
         const struct cmd_spec *s = cmd_lookup((const uint8_t *)want[i].name, strlen(want[i].name));
         CU_ASSERT_FATAL(s != NULL);
         CU_ASSERT_EQUAL(s->arity, want[i].arity);
-        CU_ASSERT_EQUAL(s->first_key, want[i].first);
-        CU_ASSERT_EQUAL(s->last_key, want[i].last);
-        CU_ASSERT_EQUAL(s->key_step, want[i].step);
+        int f, l, st;
+        CU_ASSERT(!cmd_legacy_range(s, &f, &l, &st));
+        CU_ASSERT_EQUAL(f, want[i].first);
+        CU_ASSERT_EQUAL(l, want[i].last);
+        CU_ASSERT_EQUAL(st, want[i].step);
         CU_ASSERT_EQUAL(s->kind, want[i].kind);
         CU_ASSERT_EQUAL(s->flags, want[i].flags);
     }

@@ -19,7 +19,6 @@
 
 #include "../../common/clock.h"
 #include "../../common/resp.h"
-#include "../persist/persist.h"
 #include "runtime.h"
 
 static const char err_oom[] = "OOM command not allowed when used memory > 'maxmemory'.";
@@ -141,6 +140,23 @@ void call_info_commandstats(const struct runtime *rt, struct rbuf *b)
 
 /* ---- the execution ------------------------------------------------------------ */
 
+void call_wait_merge(struct persist_wait *acc, const struct persist_wait *wt)
+{
+    for (uint64_t m = wt->mask; m; m &= m - 1) {
+        uint32_t s = (uint32_t)__builtin_ctzll(m);
+        /* LSNs grow per shard: the newest covers the older ones. */
+        if (!(acc->mask & (1ull << s)) || acc->lsn[s] < wt->lsn[s])
+            acc->lsn[s] = wt->lsn[s];
+    }
+    acc->mask |= wt->mask;
+}
+
+/* Write replies wait until durable (appendfsync always). */
+static bool log_holds_replies(const struct runtime *rt)
+{
+    return rt->call_log != NULL && rt->call_log->holds_replies(rt);
+}
+
 static bool reply_is_error(const struct rbuf *out, size_t before)
 {
     return out->len > before && out->data[before] == '-';
@@ -153,16 +169,16 @@ enum call_rc call_exec(struct call_env *env, const struct cmd_spec *spec, struct
     bool write = (spec->flags & CMD_WRITE) != 0;
     bool replay = (flags & CALL_REPLAY) != 0;
     HP_ASSERT(replay || w != NULL);
-    bool log = !replay && write && w->rt->persist != NULL;
+    bool log = !replay && write && w->rt->call_log != NULL;
     wt->mask = 0;
     size_t before = x->out->len;
     if (log) {
         char err[256];
-        uint32_t af = (flags & CALL_UDP) ? PERSIST_ADMIT_NO_WAIT : 0;
-        enum persist_admit a = persist_admit(w, spec, x, af, err, sizeof(err));
-        if (a == PERSIST_WAIT)
+        uint32_t af = (flags & CALL_UDP) ? CALL_ADMIT_NO_WAIT : 0;
+        enum call_admit a = w->rt->call_log->admit(w, spec, x, af, err, sizeof(err));
+        if (a == CALL_ADMIT_WAIT)
             return CALL_WAIT;
-        if (a == PERSIST_REFUSE) {
+        if (a == CALL_ADMIT_REFUSE) {
             resp_add_error(x->out, err);
             call_count_rejected(env, spec);
             return CALL_DONE;
@@ -176,7 +192,7 @@ enum call_rc call_exec(struct call_env *env, const struct cmd_spec *spec, struct
     /* Logged by what changed, also when the reply is an error: an MSET
      * out of memory part-way keeps the pairs it set. */
     if (log)
-        persist_log_changes(w->rt->persist, spec, x, wt);
+        w->rt->call_log->log_changes(w, spec, x, wt);
     if (!replay) {
         const struct call_observers *o = &w->rt->observers;
         if (write && (chg->n > 0 || chg->overflow || chg->flushed_all || chg->flushed_dbs))
@@ -197,14 +213,14 @@ bool call_local(struct conn *c, const struct cmd_spec *spec, int argc,
     struct worker *w = c->worker;
     struct exec_ctx x;
     struct persist_wait wt;
-    bool hold = (spec->flags & CMD_WRITE) && persist_holds_replies(w->rt);
+    bool hold = (spec->flags & CMD_WRITE) && log_holds_replies(w->rt);
     exec_ctx_init(&x, w, w->id, 1ull << w->id, c->db, c->proto, argc, argv,
                   conn_reply_target(c));
     if (!hold)
         return call_exec(w->call, spec, &x, 0, &wt) == CALL_WAIT;
     /* The reply may wait for the disk: it goes into a slot of its own,
      * reserved (with its held-queue entry) before anything runs. */
-    if (!persist_reserve(w, 1))
+    if (!w->rt->call_log->reserve(w, 1))
         return true;
     struct reply_slot *slot = conn_slot_reserve(c);
     if (slot == NULL)
@@ -217,7 +233,7 @@ bool call_local(struct conn *c, const struct cmd_spec *spec, int argc,
     if (wt.mask == 0)
         conn_slot_complete(c, slot);
     else
-        persist_hold_slot(w, c, slot, &wt);
+        w->rt->call_log->hold_slot(w, c, slot, &wt);
     return false;
 }
 
@@ -229,8 +245,8 @@ static enum call_rc call_remote_run(struct worker *w, struct xmsg *m)
     struct exec_ctx x;
     struct persist_wait wt;
     exec_ctx_init(&x, w, w->id, 1ull << w->id, m->db, m->proto, m->argc, m->argv, &m->reply);
-    bool hold = (m->spec->flags & CMD_WRITE) && persist_holds_replies(w->rt);
-    if (hold && !persist_reserve(w, 1)) {
+    bool hold = (m->spec->flags & CMD_WRITE) && log_holds_replies(w->rt);
+    if (hold && !w->rt->call_log->reserve(w, 1)) {
         resp_add_error(&m->reply, err_oom);
         xshard_return(w, m);
         return CALL_DONE;
@@ -238,7 +254,7 @@ static enum call_rc call_remote_run(struct worker *w, struct xmsg *m)
     if (call_exec(w->call, m->spec, &x, 0, &wt) == CALL_WAIT)
         return CALL_WAIT;
     if (hold && wt.mask != 0)
-        persist_hold_msg(w, m, &wt);
+        w->rt->call_log->hold_msg(w, m, &wt);
     else
         xshard_return(w, m);
     return CALL_DONE;
@@ -298,15 +314,15 @@ enum call_rc call_op(struct worker *w, const struct cmd_spec *spec, struct exec_
 {
     struct persist_wait wt;
     *held = false;
-    bool hold = (spec->flags & CMD_WRITE) && persist_holds_replies(w->rt);
-    if (hold && !persist_reserve(w, 1)) {
+    bool hold = (spec->flags & CMD_WRITE) && log_holds_replies(w->rt);
+    if (hold && !w->rt->call_log->reserve(w, 1)) {
         resp_add_error(x->out, err_oom);
         return CALL_DONE;
     }
     if (call_exec(w->call, spec, x, 0, &wt) == CALL_WAIT)
         return CALL_WAIT;
     if (hold && wt.mask != 0) {
-        persist_hold_slot(w, c, slot, &wt);
+        w->rt->call_log->hold_slot(w, c, slot, &wt);
         *held = true;
     }
     return CALL_DONE;
@@ -334,7 +350,7 @@ void call_udp(struct worker *w, const struct cmd_spec *spec, struct exec_ctx *x,
      * (persist_room): its commands cannot wait one by one. */
     enum call_rc rc = call_exec(w->call, spec, x, CALL_UDP, &wt);
     HP_ASSERT(rc == CALL_DONE);
-    persist_wait_merge(acc, &wt);
+    call_wait_merge(acc, &wt);
 }
 
 /* ---- the loop ----------------------------------------------------------------- */

@@ -32,6 +32,38 @@ struct persist_wait {
     uint64_t lsn[HP_MAX_SHARDS];
 };
 
+/* acc |= wt, keeping the newest LSN per shard. */
+void call_wait_merge(struct persist_wait *acc, const struct persist_wait *wt);
+
+/*
+ * What the execution path asks of the log.  persist/ fills it in and sets
+ * rt->call_log in persist_start (NULL while appendonly is off): the core
+ * may not include persist/ (tests/layout_rules), so the log registers its
+ * steps here, like the loop hooks.
+ */
+enum call_admit {
+    CALL_ADMIT_GO = 0,
+    CALL_ADMIT_REFUSE, /* never loggable now (MISCONF, too large): err says why */
+    CALL_ADMIT_WAIT,   /* records of earlier writes still wait for ring room */
+};
+enum { CALL_ADMIT_NO_WAIT = 1u << 0 }; /* room was checked for a whole datagram */
+struct call_log_ops {
+    /* Before a write runs on the shards x holds: can its records be logged? */
+    enum call_admit (*admit)(struct worker *w, const struct cmd_spec *spec, struct exec_ctx *x,
+                             uint32_t flags, char *err, size_t cap);
+    /* After it ran: log what it changed (x->chg); *wt: the LSNs to wait for. */
+    void (*log_changes)(struct worker *w, const struct cmd_spec *spec, struct exec_ctx *x,
+                        struct persist_wait *wt);
+    /* appendfsync always: write replies wait until durable. */
+    bool (*holds_replies)(const struct runtime *rt);
+    /* Room for n more held replies on this worker, reserved before running. */
+    bool (*reserve)(struct worker *w, uint32_t n);
+    /* Hold a reply slot / a remote write's message until *wt is durable. */
+    void (*hold_slot)(struct worker *w, struct conn *c, struct reply_slot *slot,
+                      const struct persist_wait *wt);
+    void (*hold_msg)(struct worker *w, struct xmsg *m, const struct persist_wait *wt);
+};
+
 enum call_rc {
     CALL_DONE = 0, /* ran (or was refused with an error reply) */
     CALL_WAIT,     /* the log has no room: nothing ran; retry through the loop */

@@ -235,6 +235,7 @@ struct runtime {
     uint32_t nloop_hooks;
     const struct udp_upcalls *udp_up;  /* set by udp_rt_create; NULL when off */
     struct call_observers observers; /* changed-key observers (call.c); set at start-up */
+    const struct call_log_ops *call_log; /* the log's steps (persist_start); NULL when off */
     /* atomic */
     uint32_t stop;                 /* 1: shut down gracefully */
     uint32_t ready;                /* workers that finished start-up */
@@ -259,6 +260,9 @@ void xmsg_free(struct worker *w, struct xmsg *m);
 int xmsg_copy_args(struct xmsg *m, int argc, const struct hp_slice *argv);
 void xshard_send(struct worker *w, uint32_t target, struct xmsg *m);   /* batched */
 void xshard_flush(struct worker *w);
+/* Send a request message back to its origin (batched); persist.c calls it
+ * for a remote write held until durable. */
+void xshard_return(struct worker *w, struct xmsg *m);
 unsigned xshard_poll(struct worker *w);          /* drain incoming rings */
 bool xshard_pending_input(struct worker *w);     /* anything queued for w? */
 /* Multi-shard op: start coordinating (w->op must be filled). */

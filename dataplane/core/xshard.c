@@ -25,7 +25,6 @@
 
 #include "../../common/log.h"
 #include "../../common/resp.h"
-#include "../persist/persist.h"
 
 /* ---- rings ---------------------------------------------------------------- */
 

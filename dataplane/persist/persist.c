@@ -121,13 +121,13 @@ static uint64_t px_record_bound(const struct cmd_spec *spec, struct exec_ctx *x,
     return key + grown;
 }
 
-enum persist_admit persist_admit(struct worker *w, const struct cmd_spec *spec,
+enum call_admit persist_admit(struct worker *w, const struct cmd_spec *spec,
                                 struct exec_ctx *x, uint32_t flags, char *err, size_t cap)
 {
     struct persist *p = w->rt->persist;
     if (aof_log_error(p->log) != 0) {
         aof_log_error_text(p->log, err, cap);
-        return PERSIST_REFUSE;
+        return CALL_ADMIT_REFUSE;
     }
     bool handler_refuses = false;
     uint64_t bound = px_record_bound(spec, x, &handler_refuses);
@@ -135,16 +135,16 @@ enum persist_admit persist_admit(struct worker *w, const struct cmd_spec *spec,
         snprintf(err, cap,
                  "ERR write too large for the append-only log (records are limited to %zu bytes)",
                  p->max_record);
-        return PERSIST_REFUSE;
+        return CALL_ADMIT_REFUSE;
     }
-    if (flags & PERSIST_ADMIT_NO_WAIT)
-        return PERSIST_GO;
+    if (flags & CALL_ADMIT_NO_WAIT)
+        return CALL_ADMIT_GO;
     if (px_debug_ring_full(p, w->now_ms))
-        return PERSIST_WAIT;
+        return CALL_ADMIT_WAIT;
     for (uint32_t s = 0; s < x->nshards; s++)
         if ((x->held_mask & (1ull << s)) && !ovf_drain(p, s))
-            return PERSIST_WAIT;
-    return PERSIST_GO;
+            return CALL_ADMIT_WAIT;
+    return CALL_ADMIT_GO;
 }
 
 bool persist_room(struct worker *w, uint64_t held_mask)
@@ -393,17 +393,6 @@ void persist_hold_msg(struct worker *w, struct xmsg *m, const struct persist_wai
     held_push(pw, &h, wt);
 }
 
-void persist_wait_merge(struct persist_wait *acc, const struct persist_wait *wt)
-{
-    for (uint64_t m = wt->mask; m; m &= m - 1) {
-        uint32_t s = (uint32_t)__builtin_ctzll(m);
-        /* LSNs grow per shard: the newest covers the older ones. */
-        if (!(acc->mask & (1ull << s)) || acc->lsn[s] < wt->lsn[s])
-            acc->lsn[s] = wt->lsn[s];
-    }
-    acc->mask |= wt->mask;
-}
-
 bool persist_reserve(struct worker *w, uint32_t n)
 {
     return held_room(&w->rt->persist->workers[w->id], n);
@@ -649,6 +638,20 @@ static void persist_free(struct persist *p)
     free(p);
 }
 
+static void px_log_changes(struct worker *w, const struct cmd_spec *spec, struct exec_ctx *x,
+                           struct persist_wait *wt)
+{
+    persist_log_changes(w->rt->persist, spec, x, wt);
+}
+
+/* The execution path's log steps (core/call.c calls them through
+ * rt->call_log: the core may not include persist/). */
+static const struct call_log_ops px_call_log = {
+    .admit = persist_admit, .log_changes = px_log_changes,
+    .holds_replies = persist_holds_replies, .reserve = persist_reserve,
+    .hold_slot = persist_hold_slot, .hold_msg = persist_hold_msg,
+};
+
 int persist_start(struct runtime *rt)
 {
     const struct hp_config *cfg = rt->cfg;
@@ -760,6 +763,7 @@ int persist_start(struct runtime *rt)
     aof_log_get_stats(p->log, &st);
     p->base_bytes = st.log_bytes;
     rt->persist = p;
+    rt->call_log = &px_call_log;
     log_notice("AOF: appendonly yes, appendfsync %s, dir %s", aof_fsync_policy_name(p->fsync), dir);
     return 0;
 }
@@ -788,5 +792,6 @@ void persist_stop(struct runtime *rt)
         log_warning("AOF: closing the log: %s (writes since the last successful sync may be lost)",
                     strerror(-rc));
     rt->persist = NULL;
+    rt->call_log = NULL;
     persist_free(p);
 }

@@ -41,15 +41,10 @@ int persist_start(struct runtime *rt);
 void persist_stop(struct runtime *rt);
 
 /* ---- the steps core/call.c runs a write through -------------------------- */
-enum persist_admit {
-    PERSIST_GO = 0,
-    PERSIST_REFUSE, /* never loggable now (MISCONF, too large): err says why */
-    PERSIST_WAIT,   /* records of earlier writes still wait for ring room */
-};
-enum { PERSIST_ADMIT_NO_WAIT = 1u << 0 }; /* room was checked for a whole datagram */
+/* (Registered with the core as rt->call_log: struct call_log_ops.) */
 /* Before a write runs on the shards x holds: can its records be logged?
  * Sizes come from px_record_bound (an upper bound before running). */
-enum persist_admit persist_admit(struct worker *w, const struct cmd_spec *spec,
+enum call_admit persist_admit(struct worker *w, const struct cmd_spec *spec,
                                 struct exec_ctx *x, uint32_t flags, char *err, size_t cap);
 /* Room for a write on every shard in held_mask (UDP checks a datagram). */
 bool persist_room(struct worker *w, uint64_t held_mask);
@@ -64,8 +59,6 @@ void persist_log_changes(struct persist *p, const struct cmd_spec *spec, struct 
 void persist_hold_slot(struct worker *w, struct conn *c, struct reply_slot *slot,
                        const struct persist_wait *wt);
 void persist_hold_msg(struct worker *w, struct xmsg *m, const struct persist_wait *wt);
-/* acc |= wt, keeping the newest LSN per shard. */
-void persist_wait_merge(struct persist_wait *acc, const struct persist_wait *wt);
 
 /* BGREWRITEAOF: a client command (its table entry: server/cmd_table_client.c). */
 void cmd_bgrewriteaof(struct client_ctx *c);
@@ -113,7 +106,5 @@ struct persist_info {
 };
 void persist_get_info(const struct runtime *rt, struct persist_info *out);
 
-/* xshard.c: send a request message back to its origin (batched). */
-void xshard_return(struct worker *w, struct xmsg *m);
 
 #endif

@@ -17,8 +17,10 @@
  *   ctl[o][t]   PARK and RELEASE (shard hand-over) from o to t;
  *   resp[t][o]  every message t returns to o (replies, PARKED, acks).
  * A message always returns to the worker that allocated it, so each pool is
- * single-threaded.  Each worker has at most XMSG_POOL_MAX messages out, and
- * every ring holds more than that, so an enqueue can never fail (asserted).
+ * single-threaded.  Each worker has at most XMSG_POOL_MAX messages out, plus
+ * one PARK/RELEASE message per remote shard (w->park, outside the pool),
+ * and every ring holds more than that, so an enqueue can never fail
+ * (asserted).
  */
 #ifndef HP_RUNTIME_H
 #define HP_RUNTIME_H

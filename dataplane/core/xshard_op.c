@@ -25,8 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../persist/persist.h"
-
 /* ---- PARK messages -------------------------------------------------------- */
 
 int xshard_park_init(struct worker *w)
@@ -156,28 +154,6 @@ void xop_submit(struct worker *w, struct xop *op, uint64_t need, xop_body_fn bod
     xshard_flush(w);
     if (!w->xop_running)
         xop_advance(w);
-}
-
-/* The one place a handed-over command runs (the exec path replaces what is
- * inside, not its callers). */
-static bool xop_run_command(struct worker *w, struct xop *op, uint64_t held)
-{
-    struct xmsg *a = op->args;
-    struct exec_ctx x;
-    exec_ctx_init(&x, w, w->id, held, op->db, op->proto, a->argc, a->argv, &op->slot->buf);
-    /* With the append-only log a write's reply may be held until durable:
-     * persist.c completes the slot then. */
-    if (w->rt->persist != NULL && (op->spec->flags & CMD_WRITE))
-        return persist_exec_op(w, op->spec, &x, op->conn, op->slot);
-    op->spec->exec(&x);
-    return false;
-}
-
-enum xop_rc xop_body_command(struct worker *w, struct xop *op, uint64_t held, void *arg)
-{
-    (void)arg;
-    HP_ASSERT(op->conn != NULL && op->slot != NULL && op->args != NULL);
-    return xop_run_command(w, op, held) ? XOP_REPLY_HELD : XOP_REPLIED;
 }
 
 /* After its body ran: answer, free, and let the connection go on. */

@@ -259,11 +259,13 @@ static void exec_remote(struct worker *w, struct xmsg *m)
 
 /* The one place a handed-over command runs (the exec path replaces what is
  * inside, not its callers). */
-static bool xop_run_command(struct worker *w, struct xop *op, uint64_t held)
+static bool xop_run_command(struct worker *w, struct xop *op)
 {
     struct xmsg *a = op->args;
     struct exec_ctx x;
-    exec_ctx_init(&x, w, w->id, held, op->db, op->proto, a->argc, a->argv, &op->slot->buf);
+    /* The command sees the shards it asked for, not the whole round's
+     * (FLUSHALL logs per shard of held_mask, admission checks them). */
+    exec_ctx_init(&x, w, w->id, op->need, op->db, op->proto, a->argc, a->argv, &op->slot->buf);
     /* With the append-only log a write's reply may be held until durable:
      * persist.c completes the slot then. */
     if (w->rt->persist != NULL && (op->spec->flags & CMD_WRITE))
@@ -275,8 +277,11 @@ static bool xop_run_command(struct worker *w, struct xop *op, uint64_t held)
 enum xop_rc xop_body_command(struct worker *w, struct xop *op, uint64_t held, void *arg)
 {
     (void)arg;
-    HP_ASSERT(op->conn != NULL && op->slot != NULL && op->args != NULL);
-    return xop_run_command(w, op, held) ? XOP_REPLY_HELD : XOP_REPLIED;
+    HP_ASSERT((op->need & ~held) == 0);
+    HP_ASSERT(op->conn != NULL);
+    HP_ASSERT(op->slot != NULL);
+    HP_ASSERT(op->args != NULL);
+    return xop_run_command(w, op) ? XOP_REPLY_HELD : XOP_REPLIED;
 }
 
 static void bcast_part_remote(struct worker *w, struct xmsg *m)

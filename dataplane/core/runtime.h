@@ -234,6 +234,8 @@ void xop_submit(struct worker *w, struct xop *op, uint64_t need, xop_body_fn bod
 bool xop_room(const struct worker *w);
 /* Continue acquiring / run a ready round (after a grant or a returned PARK). */
 void xop_advance(struct worker *w);
+/* Each loop iteration: begin the next round if ops wait.  Returns work. */
+unsigned xop_poll(struct worker *w);
 /* The multi-shard command body: runs op->spec over op->args. */
 enum xop_rc xop_body_command(struct worker *w, struct xop *op, uint64_t held, void *arg);
 /* Broadcasts: alloc (NULL when BCAST_MAX are in flight or no memory). */

@@ -202,6 +202,7 @@ static void worker_loop(struct worker *w)
             work += persist_poll(w);
         if (w->nstalled)
             conn_retry_stalled(w);
+        work += xop_poll(w);
         if (rt->persist)
             persist_kick(w);   /* before the sends below: the disk goes first */
         conn_flush_dirty(w);

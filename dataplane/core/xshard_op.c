@@ -245,12 +245,24 @@ void xop_advance(struct worker *w)
             return; /* a grant is on its way */
         uint32_t s = xgrant_next(g);
         if (s == XG_NONE) {
+            /* The next round begins on the next loop iteration
+             * (xop_poll), after the stalled connections had their turn:
+             * a stream of ops must not keep our own shard from them. */
             xop_run_round(w);
-            continue; /* the next round, with what queued meanwhile */
+            return;
         }
         if (!xop_ask(w, s))
             return;
     }
+}
+
+unsigned xop_poll(struct worker *w)
+{
+    struct xgrant *g = &w->grant;
+    if (xgrant_in_round(g) || xgrant_queued(g) == 0)
+        return 0;
+    xop_advance(w);
+    return 1;
 }
 
 void xop_on_parked(struct worker *w, struct xmsg *m)

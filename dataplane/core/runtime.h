@@ -110,6 +110,7 @@ struct xop {
     uint8_t proto;
     struct xmsg *args;             /* argument copy (a message used as storage) */
     bool reply_held;               /* the log completes slot once durable */
+    bool solo;                     /* a round of its own (xgrant.h); set before submit */
 };
 
 /* Broadcasts (INFO, CLIENT LIST/KILL, CONFIG RESETSTAT) one worker has in

@@ -5,7 +5,8 @@
  *   held is a subset of want, and every shard of want below the awaited
  *   one is held (ascending acquisition);
  *   a joining op only adds shards above the awaited one;
- *   ops run in arrival order (the round is a prefix of the FIFO).
+ *   ops run in arrival order (the round is a prefix of the FIFO);
+ *   a solo op's round holds that op only.
  */
 #include "xgrant.h"
 
@@ -37,26 +38,29 @@ static int frontier(const struct xgrant *g)
     return 63 - __builtin_clzll(g->held);
 }
 
-bool xgrant_can_join(const struct xgrant *g, uint64_t need)
+bool xgrant_can_join(const struct xgrant *g, uint64_t need, bool solo)
 {
     if (g->nround == 0)
         return g->n == 0; /* it starts the next round itself */
     if (g->nround != g->n || g->nrun > 0)
         return false;     /* an earlier op waits outside, or the round runs */
+    if (solo || g->round_solo)
+        return false;
     uint64_t add = need & ~g->want;
     if (add == 0)
         return true;
     return (int)__builtin_ctzll(add) > frontier(g);
 }
 
-void xgrant_push(struct xgrant *g, uint32_t id, uint64_t need)
+void xgrant_push(struct xgrant *g, uint32_t id, uint64_t need, bool solo)
 {
     HP_ASSERT(need != 0);
     HP_ASSERT(!xgrant_full(g));
-    bool join = g->nround > 0 && xgrant_can_join(g, need);
+    bool join = g->nround > 0 && xgrant_can_join(g, need, solo);
     uint32_t at = (g->head + g->n) % XOP_MAX;
     g->q[at] = id;
     g->qneed[at] = need;
+    g->qsolo[at] = solo;
     g->n++;
     if (join) {
         g->nround++;
@@ -70,12 +74,20 @@ bool xgrant_begin(struct xgrant *g)
     HP_ASSERT(g->held == 0 && g->asked == XG_NONE);
     if (g->n == 0)
         return false;
-    /* Nothing is held yet, so every queued op may join in order. */
-    g->want = 0;
-    for (uint32_t i = 0; i < g->n; i++)
-        g->want |= g->qneed[(g->head + i) % XOP_MAX];
-    g->nround = g->n;
+    /* Nothing is held yet, so every queued op may join in order, up to a
+     * solo one (which, first, is the round alone). */
+    g->want = g->qneed[g->head];
+    g->nround = 1;
     g->nrun = 0;
+    g->round_solo = g->qsolo[g->head];
+    while (!g->round_solo && g->nround < g->n) {
+        uint32_t at = (g->head + g->nround) % XOP_MAX;
+        if (g->qsolo[at])
+            break;
+        g->want |= g->qneed[at];
+        g->nround++;
+    }
+    HP_ASSERT(!g->round_solo || g->nround == 1);
     return true;
 }
 
@@ -128,5 +140,6 @@ uint64_t xgrant_end(struct xgrant *g)
     g->n -= g->nround;
     g->nround = g->nrun = 0;
     g->want = g->held = 0;
+    g->round_solo = false;
     return release;
 }

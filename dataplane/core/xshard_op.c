@@ -149,7 +149,7 @@ void xop_submit(struct worker *w, struct xop *op, uint64_t need, xop_body_fn bod
     op->need = need;
     op->body = body;
     op->arg = arg;
-    xgrant_push(&w->grant, op->id, need);
+    xgrant_push(&w->grant, op->id, need, op->solo);
     /* Everything this worker queued for those shards goes first. */
     xshard_flush(w);
     if (!w->xop_running)

@@ -19,10 +19,10 @@ static void test_round_takes_queued_ops(void)
 {
     struct xgrant g;
     xgrant_init(&g);
-    CU_ASSERT_TRUE(xgrant_can_join(&g, 0x3));
-    xgrant_push(&g, 7, 0x3);
+    CU_ASSERT_TRUE(xgrant_can_join(&g, 0x3, false));
+    xgrant_push(&g, 7, 0x3, false);
     CU_ASSERT_FALSE(xgrant_in_round(&g)); /* the caller begins it */
-    xgrant_push(&g, 8, 0x4);
+    xgrant_push(&g, 8, 0x4, false);
     CU_ASSERT_TRUE(xgrant_begin(&g));
     CU_ASSERT_EQUAL(g.want, 0x7);
     CU_ASSERT_EQUAL(xgrant_next(&g), 0);
@@ -48,27 +48,27 @@ static void test_join_keeps_ascending_order(void)
 {
     struct xgrant g;
     xgrant_init(&g);
-    xgrant_push(&g, 0, 0x5); /* shards 0 and 2 */
+    xgrant_push(&g, 0, 0x5, false); /* shards 0 and 2 */
     CU_ASSERT_TRUE(xgrant_begin(&g));
     xgrant_ask(&g, 0);
     xgrant_granted(&g, 0);
     xgrant_ask(&g, 2);                /* waiting for shard 2, holding 0 */
-    CU_ASSERT_TRUE(xgrant_can_join(&g, 0x5));   /* adds nothing */
-    CU_ASSERT_TRUE(xgrant_can_join(&g, 0x9));   /* adds 3 > 2 */
-    CU_ASSERT_FALSE(xgrant_can_join(&g, 0x2));  /* adds 1 < 2: would break the order */
-    xgrant_push(&g, 1, 0x9);
+    CU_ASSERT_TRUE(xgrant_can_join(&g, 0x5, false));   /* adds nothing */
+    CU_ASSERT_TRUE(xgrant_can_join(&g, 0x9, false));   /* adds 3 > 2 */
+    CU_ASSERT_FALSE(xgrant_can_join(&g, 0x2, false));  /* adds 1 < 2: would break the order */
+    xgrant_push(&g, 1, 0x9, false);
     CU_ASSERT_EQUAL(g.nround, 2u);
     CU_ASSERT_EQUAL(g.want, 0xd);
-    xgrant_push(&g, 2, 0x2);          /* deferred to the next round */
+    xgrant_push(&g, 2, 0x2, false);          /* deferred to the next round */
     CU_ASSERT_EQUAL(g.nround, 2u);
-    CU_ASSERT_FALSE(xgrant_can_join(&g, 0x1)); /* FIFO: op 2 waits outside */
-    xgrant_push(&g, 3, 0x1);
+    CU_ASSERT_FALSE(xgrant_can_join(&g, 0x1, false)); /* FIFO: op 2 waits outside */
+    xgrant_push(&g, 3, 0x1, false);
     CU_ASSERT_EQUAL(g.nround, 2u);
     xgrant_granted(&g, 2);
     xgrant_ask(&g, 3);
     xgrant_granted(&g, 3);
     CU_ASSERT_EQUAL(xgrant_pop(&g), 0u);
-    CU_ASSERT_FALSE(xgrant_can_join(&g, 0x1)); /* the round runs */
+    CU_ASSERT_FALSE(xgrant_can_join(&g, 0x1, false)); /* the round runs */
     CU_ASSERT_EQUAL(xgrant_pop(&g), 1u);
     CU_ASSERT_EQUAL(xgrant_pop(&g), XG_NONE);
     CU_ASSERT_EQUAL(xgrant_end(&g), 0xd);
@@ -83,7 +83,7 @@ static void test_limit(void)
     xgrant_init(&g);
     for (uint32_t i = 0; i < XOP_MAX; i++) {
         CU_ASSERT_FALSE(xgrant_full(&g));
-        xgrant_push(&g, i, 1ull << (i % 3));
+        xgrant_push(&g, i, 1ull << (i % 3), false);
     }
     CU_ASSERT_TRUE(xgrant_full(&g));
     CU_ASSERT_EQUAL(xgrant_queued(&g), (uint32_t)XOP_MAX);
@@ -96,6 +96,48 @@ static void test_limit(void)
         CU_ASSERT_EQUAL(xgrant_pop(&g), i);
     xgrant_end(&g);
     CU_ASSERT_FALSE(xgrant_full(&g)); /* room again once the round ran */
+}
+
+static void test_solo_round(void)
+{
+    struct xgrant g;
+    xgrant_init(&g);
+    xgrant_push(&g, 0, 0x3, false);
+    xgrant_push(&g, 1, 0x3, true);   /* solo: not in the first round */
+    xgrant_push(&g, 2, 0x3, false);
+    CU_ASSERT_TRUE(xgrant_begin(&g));
+    CU_ASSERT_EQUAL(g.nround, 1u);   /* stops before the solo op */
+    CU_ASSERT_FALSE(xgrant_can_join(&g, 0x3, true));
+    for (uint32_t s = 0; s < 2; s++) {
+        xgrant_ask(&g, s);
+        xgrant_granted(&g, s);
+    }
+    CU_ASSERT_EQUAL(xgrant_pop(&g), 0u);
+    CU_ASSERT_EQUAL(xgrant_pop(&g), XG_NONE);
+    xgrant_end(&g);
+    CU_ASSERT_TRUE(xgrant_begin(&g));
+    CU_ASSERT_EQUAL(g.nround, 1u);   /* the solo op alone */
+    CU_ASSERT_FALSE(xgrant_can_join(&g, 0x3, false)); /* nobody joins it */
+    for (uint32_t s = 0; s < 2; s++) {
+        xgrant_ask(&g, s);
+        xgrant_granted(&g, s);
+    }
+    CU_ASSERT_EQUAL(xgrant_pop(&g), 1u);
+    CU_ASSERT_EQUAL(xgrant_pop(&g), XG_NONE);
+    xgrant_end(&g);
+    CU_ASSERT_TRUE(xgrant_begin(&g));
+    CU_ASSERT_EQUAL(g.nround, 1u);
+    CU_ASSERT_EQUAL(g.want, 0x3);
+    /* Nothing else queued: only soloness keeps them apart. */
+    CU_ASSERT_TRUE(xgrant_can_join(&g, 0x3, false));
+    CU_ASSERT_FALSE(xgrant_can_join(&g, 0x3, true));
+    struct xgrant h;
+    xgrant_init(&h);
+    xgrant_push(&h, 5, 0x3, true);
+    CU_ASSERT_TRUE(xgrant_begin(&h));
+    CU_ASSERT_FALSE(xgrant_can_join(&h, 0x3, false));
+    xgrant_push(&h, 6, 0x3, false);
+    CU_ASSERT_EQUAL(h.nround, 1u);
 }
 
 /* ---- several coordinators and owners, messages in random order ---------- */
@@ -123,6 +165,7 @@ struct sim {
     uint64_t need[SIM_W][XOP_MAX];
     uint32_t seq[SIM_W][XOP_MAX];    /* arrival number of the op in that slot */
     bool busy[SIM_W][XOP_MAX];
+    bool solo[SIM_W][XOP_MAX];
     uint32_t submitted[SIM_W], ran[SIM_W];
     struct sim_shard sh[SIM_W];
     struct ev ev[SIM_EVENTS];
@@ -176,6 +219,9 @@ static void sim_body(struct sim *s, uint32_t w, uint32_t slot, uint64_t held)
             s->bad++;
         s->sh[sh].writes++;
     }
+    /* A solo op runs in a round of its own. */
+    if (s->solo[w][slot] && s->g[w].nround != 1)
+        s->bad++;
     /* FIFO per coordinator: ops run in the order they arrived. */
     if (s->seq[w][slot] != s->ran[w])
         s->bad++;
@@ -261,7 +307,8 @@ static void sim_submit(struct sim *s, uint32_t w)
     s->need[w][slot] = need;
     s->seq[w][slot] = s->submitted[w]++;
     s->busy[w][slot] = true;
-    xgrant_push(g, slot, need);
+    s->solo[w][slot] = sim_rand(s, 8) == 0;
+    xgrant_push(g, slot, need, s->solo[w][slot]);
     sim_advance(s, w);
 }
 
@@ -335,6 +382,7 @@ static CU_TestInfo grant_tests[] = {
     {"round takes the queued ops", test_round_takes_queued_ops},
     {"joining keeps ascending order and FIFO", test_join_keeps_ascending_order},
     {"XOP_MAX ops, then room again", test_limit},
+    {"a solo op has a round of its own", test_solo_round},
     {"several coordinators, random delivery", test_sim_many_coordinators},
     CU_TEST_INFO_NULL,
 };

@@ -1,13 +1,14 @@
 /*
  * dispatch.c - routes one parsed command: look it up, check arity, find the
  * shards it touches, then run it here, ship it to the owning worker, or
- * coordinate a multi-shard execution.  See xshard.c for the hand-over
+ * coordinate a multi-shard execution.  See xshard_op.c for the hand-over
  * protocol and conn.c for how replies keep request order.
  *
  * A command returns DISPATCH_STALL, without any effect, when a resource it
- * needs is busy (our shard is handed over, the message pool is empty, a
- * multi-shard command of this connection is still running); the connection
- * then re-parses the same request later.  Nothing here blocks.
+ * needs is busy (our shard is handed over, the message pool is empty, all
+ * XOP_MAX ops or BCAST_MAX broadcasts of this worker are in flight, or the
+ * command must not overtake this connection's ops still in flight); the
+ * connection then re-parses the same request later.  Nothing here blocks.
  */
 #include "runtime.h"
 #include "../persist/persist.h"

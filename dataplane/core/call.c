@@ -7,8 +7,8 @@
  *   - a local request: the connection stalls (stops reading) and re-parses,
  *   - a remote request: parked here in a FIFO; the worker stops taking
  *     requests off its rings until the FIFO is empty (backpressure),
- *   - a multi-shard op: keeps its shards, marked log_wait; call_poll
- *     finishes it (xop_resume) once there is room,
+ *   - a multi-shard op: its round keeps its shards, the op marked
+ *     log_wait (w->xop_paused); call_poll resumes the round (xop_resume),
  *   - a UDP datagram: checked as a whole before it runs and parked in
  *     udp.c's deferred queue (BUSY past its limit).
  */
@@ -360,7 +360,7 @@ unsigned call_poll(struct worker *w)
     if (w->rt->persist == NULL)
         return 0;
     unsigned n = call_unpark(w);
-    if (w->op.active && w->op.log_wait) {
+    if (w->xop_paused != NULL) {
         xop_resume(w);
         n++;
     }

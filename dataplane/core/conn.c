@@ -153,7 +153,7 @@ static void slot_free(struct worker *w, struct reply_slot *s)
 
 void conn_maybe_free(struct conn *c)
 {
-    if (!(c->flags & CONN_CLOSED) || !c->net_closed || c->pending || c->op_active ||
+    if (!(c->flags & CONN_CLOSED) || !c->net_closed || c->pending || conn_ops_active(c) ||
         c->stalled || c->dirty)
         return;
     struct worker *w = c->worker;
@@ -280,11 +280,7 @@ void conn_slot_complete(struct conn *c, struct reply_slot *s)
         conn_mark_dirty(c);
 }
 
-void conn_release_op(struct conn *c)
-{
-    c->op_active = false;
-    conn_maybe_free(c);
-}
+bool conn_ops_active(const struct conn *c) { return c->xops > 0 || c->bcasts > 0; }
 
 /* ---- input --------------------------------------------------------------------- */
 
@@ -330,10 +326,6 @@ static size_t conn_process(struct conn *c, const uint8_t *buf, size_t len)
     while (off < len) {
         if (c->flags & (CONN_CLOSE_AFTER_REPLY | CONN_CLOSE_ASAP | CONN_CLOSED))
             return len; /* nothing after QUIT / an error / a kill is executed */
-        if (c->op_active) {
-            conn_stall(c);
-            break;
-        }
         size_t used = 0;
         enum resp_parse_status st = resp_parse(&c->parser, buf + off, len - off, &used);
         if (st == RESP_PARSE_NEED_MORE)
@@ -462,7 +454,7 @@ void conn_retry_stalled(struct worker *w)
 static uint32_t conn_run_held(struct conn *c, uint64_t held, uint32_t budget)
 {
     uint32_t n = 0;
-    while (n < budget && c->in_off < c->in_len && c->pending == 0 && !c->op_active &&
+    while (n < budget && c->in_off < c->in_len && c->pending == 0 && !conn_ops_active(c) &&
            !(c->flags & (CONN_CLOSED | CONN_CLOSE_ASAP | CONN_CLOSE_AFTER_REPLY))) {
         size_t used = 0;
         enum resp_parse_status st =
@@ -570,7 +562,7 @@ static void conn_flush_one(struct conn *c)
         c->recv_paused = false;
     }
     if ((c->flags & CONN_CLOSE_AFTER_REPLY) && conn_output_idle(c) && c->pending == 0 &&
-        !c->op_active)
+        !conn_ops_active(c))
         conn_close(c);
 }
 
@@ -603,7 +595,7 @@ bool conn_all_flushed(struct worker *w)
     for (struct conn *c = w->conns; c; c = c->next) {
         if (c->flags & CONN_CLOSED)
             continue;
-        if (!conn_output_idle(c) || c->pending || c->op_active)
+        if (!conn_output_idle(c) || c->pending || conn_ops_active(c))
             return false;
     }
     return true;

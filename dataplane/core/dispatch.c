@@ -1,13 +1,14 @@
 /*
  * dispatch.c - routes one parsed command: look it up, check arity, find the
  * shards it touches, then run it here, ship it to the owning worker, or
- * coordinate a multi-shard execution.  See xshard.c for the hand-over
+ * coordinate a multi-shard execution.  See xshard_op.c for the hand-over
  * protocol and conn.c for how replies keep request order.
  *
  * A command returns DISPATCH_STALL, without any effect, when a resource it
- * needs is busy (our shard is handed over, the message pool is empty, a
- * multi-shard command of this connection is still running); the connection
- * then re-parses the same request later.  Nothing here blocks.
+ * needs is busy (our shard is handed over, the message pool is empty, all
+ * XOP_MAX ops or BCAST_MAX broadcasts of this worker are in flight, or the
+ * command must not overtake this connection's ops still in flight); the
+ * connection then re-parses the same request later.  Nothing here blocks.
  */
 #include "runtime.h"
 
@@ -117,15 +118,30 @@ static enum dispatch_rc run_remote(struct conn *c, const struct cmd_spec *spec, 
     return DISPATCH_DONE;
 }
 
+/*
+ * A multi-shard command becomes a hand-over op with the command body.
+ * Several of one connection may be in flight (a pipeline of DBSIZE or
+ * cross-shard MSET does not wait a round trip each): the worker runs its
+ * ops in arrival order, and the connection's reply slots keep the replies
+ * in request order.  Any other command of the connection waits until they
+ * are done (route), so nothing overtakes them.
+ */
 static enum dispatch_rc run_multi(struct conn *c, const struct cmd_spec *spec, uint64_t mask,
                                   int argc, const struct hp_slice *argv)
 {
     struct worker *w = c->worker;
     /* Wait for this client's earlier remote commands, so the multi-shard
      * command observes them (they travel on rings the hand-over does not
-     * order against). */
-    uint32_t remote = (uint32_t)__builtin_popcountll(mask & ~(1ull << w->id));
-    if (c->pending > 0 || w->op.active || xmsg_available(w) < remote + 1)
+     * order against); and for its broadcasts, likewise. */
+    if (c->pending > 0 || c->bcasts > 0 || !xop_room(w) || xmsg_available(w) == 0)
+        return DISPATCH_STALL;
+    /* With the log on, a write also waits for this connection's earlier
+     * ops to run and (c->pending: held replies) to be durable, as before
+     * ops could be in flight together: one write's records go to several
+     * shards' logs, and until they are logged as one group a crash could
+     * keep half of a later write on top of an earlier one
+     * (tests/e2e/test_crash_group.py). */
+    if (w->rt->persist != NULL && (spec->flags & CMD_WRITE) && c->xops > 0)
         return DISPATCH_STALL;
     struct xmsg *args = xmsg_alloc(w);
     HP_ASSERT(args != NULL);
@@ -139,29 +155,18 @@ static enum dispatch_rc run_multi(struct conn *c, const struct cmd_spec *spec, u
         xmsg_free(w, args);
         return DISPATCH_STALL;
     }
-    struct xop *op = &w->op;
-    HP_ASSERT(!op->active);
-    for (uint32_t s = 0; s < w->rt->nworkers; s++) {
-        op->parked[s] = NULL;
-        if (s != w->id && (mask & (1ull << s))) {
-            op->parked[s] = xmsg_alloc(w); /* availability checked above */
-            HP_ASSERT(op->parked[s] != NULL);
-        }
-    }
-    op->active = true;
-    op->log_wait = false;
+    struct xop *op = xop_alloc(w);
+    HP_ASSERT(op != NULL); /* xop_room above */
     op->conn = c;
     op->slot = slot;
     op->spec = spec;
-    op->need = mask;
-    op->held = 0;
     op->db = c->db;
     op->proto = c->proto;
     op->args = args;
-    c->op_active = true;
-    /* Everything this worker queued for those shards goes first. */
-    xshard_flush(w);
-    xop_start(w);
+    /* With the log on, a write gets a round of its own (xgrant.h). */
+    op->solo = w->rt->persist != NULL && (spec->flags & CMD_WRITE);
+    c->xops++;
+    xop_submit(w, op, mask, xop_body_command, NULL);
     return DISPATCH_DONE;
 }
 
@@ -172,6 +177,9 @@ static enum dispatch_rc route(struct conn *c, const struct cmd_spec *spec, uint6
     if (mask == 0)
         mask = 1ull << w->id;
     if ((mask & (mask - 1)) == 0) {
+        /* After this connection's ops: they have not run yet. */
+        if (conn_ops_active(c))
+            return DISPATCH_STALL;
         uint32_t target = (uint32_t)__builtin_ctzll(mask);
         if (target == w->id)
             return run_local(c, spec, argc, argv);
@@ -218,7 +226,12 @@ static enum dispatch_rc dispatch_client(struct conn *c, const struct cmd_spec *s
     struct worker *w = c->worker;
     /* A client command may broadcast (INFO, CLIENT LIST/KILL): make sure it
      * can before running it, since a handler cannot stall half-way. */
-    if (w->bcast != NULL || xmsg_available(w) < w->rt->nworkers)
+    if (w->nbcasts >= BCAST_MAX || xmsg_available(w) < w->rt->nworkers)
+        return DISPATCH_STALL;
+    /* After this connection's hand-over ops: they have not run yet.  Its
+     * broadcasts may be in flight: their parts travel in order on the same
+     * rings, and their replies keep their slots. */
+    if (c->xops > 0)
         return DISPATCH_STALL;
     /* A broadcast runs our own part right here; while another worker holds
      * our shard that part could not read it (INFO keyspace, memory).  Holds
@@ -284,14 +297,16 @@ void client_broadcast(struct client_ctx *cc, bcast_part_fn part, bcast_done_fn d
     struct conn *c = cc->conn;
     struct worker *w = cc->worker;
     /* dispatch_client checked both before running the handler. */
-    HP_ASSERT(w->bcast == NULL && xmsg_available(w) >= w->rt->nworkers);
-    struct bcast *b = calloc(1, sizeof(*b));
+    HP_ASSERT(w->nbcasts < BCAST_MAX);
+    HP_ASSERT(xmsg_available(w) >= w->rt->nworkers);
+    struct bcast *b = bcast_alloc(w);
     struct xmsg *args = xmsg_alloc(w);
     struct reply_slot *slot = b ? conn_slot_reserve(c) : NULL;
     if (b == NULL || slot == NULL || xmsg_copy_args(args, cc->argc, cc->argv) != 0) {
         if (slot)
             conn_slot_complete(c, slot);
-        free(b);
+        if (b)
+            bcast_abandon(w, b);
         xmsg_free(w, args);
         reply_oom(c);
         return;
@@ -309,8 +324,7 @@ void client_broadcast(struct client_ctx *cc, bcast_part_fn part, bcast_done_fn d
     b->req.argc = args->argc;
     b->req.argv = args->argv;
     b->req.now_ms = w->now_ms;
-    c->op_active = true;
-    w->bcast = b;
+    c->bcasts++;
     bcast_start(w, b);
 }
 

@@ -17,8 +17,10 @@
  *   ctl[o][t]   PARK and RELEASE (shard hand-over) from o to t;
  *   resp[t][o]  every message t returns to o (replies, PARKED, acks).
  * A message always returns to the worker that allocated it, so each pool is
- * single-threaded.  Each worker has at most XMSG_POOL_MAX messages out, and
- * every ring holds more than that, so an enqueue can never fail (asserted).
+ * single-threaded.  Each worker has at most XMSG_POOL_MAX messages out, plus
+ * one PARK/RELEASE message per remote shard (w->park, outside the pool),
+ * and every ring holds more than that, so an enqueue can never fail
+ * (asserted).
  */
 #ifndef HP_RUNTIME_H
 #define HP_RUNTIME_H
@@ -33,6 +35,7 @@
 #include "../net/net.h"
 #include "call.h"
 #include "worker.h"
+#include "xgrant.h"
 
 #define XMSG_POOL_MAX 8192          /* messages one worker may have in flight */
 #define XSHARD_RING_SIZE 16384      /* > XMSG_POOL_MAX: enqueue never fails */
@@ -71,7 +74,6 @@ struct xmsg {
     const struct cmd_spec *spec;
     struct conn *conn;             /* origin side only */
     struct reply_slot *slot;       /* origin side only */
-    struct xop *op;                /* PARK: the coordinating op (origin side) */
     struct bcast *bcast;           /* BCAST: the gather state (origin side) */
     struct rte_mbuf *udp_mbuf;     /* UDP: the request; consumed by the target */
     int argc;
@@ -83,27 +85,47 @@ struct xmsg {
     uint8_t arg_inline[XMSG_INLINE_ARGBYTES];
 };
 
-/* A multi-shard command being coordinated by this worker (one at a time). */
+/*
+ * A hand-over op: a body to run once this worker holds every shard in
+ * `need` (xshard.c; the order of acquisition: xgrant.h).  The plain
+ * multi-shard command is one body (xop_body_command); a UDP datagram is
+ * another (udp.c); MULTI/EXEC and Lua are to be more.  The body runs on
+ * the coordinating worker with `held` (a superset of need) handed over, and
+ * says whether it answered or the log holds the reply (XOP_REPLY_HELD).
+ * All per-op state lives here; XOP_MAX ops per worker are in flight.
+ */
+enum xop_rc {
+    XOP_REPLIED = 0,
+    XOP_REPLY_HELD = 1, /* the log completes the reply once durable */
+    XOP_WAIT = 2,       /* the log has no room: nothing ran; run it again later */
+};
+typedef enum xop_rc (*xop_body_fn)(struct worker *w, struct xop *op, uint64_t held, void *arg);
+
 struct xop {
     bool active;
-    struct conn *conn;
+    uint32_t id;                   /* index in w->ops */
+    xop_body_fn body;
+    void *arg;
+    uint64_t need;                 /* shards to hold */
+    /* The command body's state (unused by other bodies). */
+    struct conn *conn;             /* NULL: nobody to answer through a slot */
     struct reply_slot *slot;
     const struct cmd_spec *spec;
-    uint64_t need;                 /* shards to hold */
-    uint64_t held;                 /* shards held so far */
     uint32_t db;
     uint8_t proto;
     struct xmsg *args;             /* argument copy (a message used as storage) */
-    struct xmsg *parked[HP_MAX_SHARDS]; /* per remote shard: PARK, back as PARKED, then RELEASE */
-    /* Non-NULL: the op runs a UDP datagram (udp_run_held) instead of
-     * spec/args, and replies on the NIC; conn, slot, spec, args are unused. */
-    struct rte_mbuf *udp_mbuf;
-    /* The log had no room when every shard was held: the op keeps them
-     * and call_poll finishes it (xop_resume) when there is room. */
+    bool reply_held;               /* the log completes slot once durable */
+    bool solo;                     /* a round of its own (xgrant.h); set before submit */
+    /* The log had no room when the round reached it: nothing ran; the
+     * round keeps its shards and runs it again (call_poll, xop_resume). */
     bool log_wait;
 };
 
-/* Broadcast gather state (INFO, CLIENT LIST, CLIENT KILL). */
+/* Broadcasts (INFO, CLIENT LIST/KILL, CONFIG RESETSTAT) one worker has in
+ * flight; the next one waits (its connection stalls) until one finishes. */
+#define BCAST_MAX 16
+
+/* Broadcast gather state; each in flight has its own. */
 struct bcast {
     struct conn *conn;
     struct reply_slot *slot;
@@ -152,8 +174,18 @@ struct worker {
     uint32_t shard_holder;         /* SHARD_FREE, own id (own op) or a remote id */
     struct xmsg *waiters[SHARD_WAITERS_MAX]; /* PARK requests waiting; NULL = own op */
     uint32_t waiters_head, waiters_n;
-    struct xop op;
-    struct bcast *bcast;           /* at most one broadcast in flight */
+    struct xop ops[XOP_MAX];       /* hand-over ops (free: !active) */
+    uint32_t xops_n;               /* active ops */
+    struct xgrant grant;           /* their order of acquisition (xgrant.h) */
+    bool xop_running;              /* a round's bodies run (no re-entry) */
+    /* The round's op that waited for log room (XOP_WAIT): the round keeps
+     * its shards and resumes from it (xop_resume); NULL when none. */
+    struct xop *xop_paused;
+    /* One PARK/RELEASE message per remote shard, outside the pool, so a
+     * round can always ask; home while not travelling. */
+    struct xmsg *park[HP_MAX_SHARDS];
+    uint64_t park_home;
+    uint32_t nbcasts;              /* broadcasts in flight (<= BCAST_MAX) */
 
     /* reply slots */
     struct reply_slot *free_slots;
@@ -207,11 +239,6 @@ struct worker_loop_hooks {
 struct udp_upcalls {
     /* xshard.c: a datagram another worker received for our shard. */
     void (*on_forward)(struct worker *w, struct rte_mbuf *m);
-    /* xshard.c: a multi-shard datagram, now that `held` is held; answers
-     * it and frees m. */
-    void (*run_held)(struct worker *w, struct rte_mbuf *m, uint64_t held);
-    /* xshard.c: whether the log has room for that datagram's writes. */
-    bool (*held_ready)(struct worker *w, struct rte_mbuf *m, uint64_t held);
     /* persist.c: the oldest held reply is durable: send it. */
     void (*held_release)(struct worker *w);
     /* persist.c: push released replies out of the TX bursts. */
@@ -265,11 +292,33 @@ void xshard_flush(struct worker *w);
 void xshard_return(struct worker *w, struct xmsg *m);
 unsigned xshard_poll(struct worker *w);          /* drain incoming rings */
 bool xshard_pending_input(struct worker *w);     /* anything queued for w? */
-/* Multi-shard op: start coordinating (w->op must be filled). */
-void xop_start(struct worker *w);
-/* Finish the op that waited for log room (log_wait), all shards held. */
+/* Hand-over ops: alloc (NULL when XOP_MAX are in flight: the caller waits
+ * through the loop and retries), fill the body's fields, submit. */
+struct xop *xop_alloc(struct worker *w);
+void xop_submit(struct worker *w, struct xop *op, uint64_t need, xop_body_fn body, void *arg);
+bool xop_room(const struct worker *w);
+/* Continue acquiring / run a ready round (after a grant or a returned PARK). */
+void xop_advance(struct worker *w);
+/* Each loop iteration: begin the next round if ops wait.  Returns work. */
+unsigned xop_poll(struct worker *w);
+/* The multi-shard command body: runs op->spec over op->args. */
+enum xop_rc xop_body_command(struct worker *w, struct xop *op, uint64_t held, void *arg);
+/* Broadcasts: alloc (NULL when BCAST_MAX are in flight or no memory). */
+struct bcast *bcast_alloc(struct worker *w);
+/* Run the round again from the op that waited for log room (call_poll). */
 void xop_resume(struct worker *w);
 void bcast_start(struct worker *w, struct bcast *b);
+void bcast_abandon(struct worker *w, struct bcast *b); /* not started: undo alloc */
+bool xshard_idle(const struct worker *w);        /* no op, broadcast or PARK out */
+/* xshard.c <-> xshard_op.c: the hand-over's message handlers. */
+void xshard_reply(struct worker *w, struct xmsg *m);  /* back to its origin */
+int xshard_park_init(struct worker *w);
+void xshard_park_free(struct worker *w);
+void xop_on_park_request(struct worker *w, struct xmsg *m);   /* owner side */
+void xop_on_release_request(struct worker *w, struct xmsg *m);
+void xop_on_parked(struct worker *w, struct xmsg *m);         /* coordinator side */
+void xop_on_released(struct worker *w, struct xmsg *m);
+void bcast_on_part(struct worker *w, struct xmsg *m);
 void xshard_free_pools(struct worker *w);
 
 /* ---- conn.c -------------------------------------------------------------- */
@@ -282,7 +331,8 @@ void conn_stall(struct conn *c);
 void conn_retry_stalled(struct worker *w);
 void conn_close(struct conn *c);
 void conn_maybe_free(struct conn *c);
-void conn_release_op(struct conn *c);           /* its multi-shard op finished */
+/* Has ops or broadcasts in flight (holds pointers to it). */
+bool conn_ops_active(const struct conn *c);
 /* Run stalled connections' requests that need only the shards in `held`. */
 void conn_run_held_all(struct worker *w, uint64_t held);
 void conn_free_all(struct worker *w);

@@ -111,7 +111,7 @@ static void worker_close_idle(struct worker *w)
     if (timeout <= 0)
         return;
     for (struct conn *c = w->conns; c; c = c->next) {
-        if ((c->flags & CONN_CLOSED) || c->pending || c->op_active)
+        if ((c->flags & CONN_CLOSED) || c->pending || conn_ops_active(c))
             continue;
         if (w->now_ms - c->last_ms > timeout * 1000) {
             log_verbose("closing idle client %s", c->addr);
@@ -216,8 +216,8 @@ static void worker_sleep(struct worker *w)
 /* At shutdown: every client's replies sent and nothing owed to anyone. */
 static bool worker_drained(struct worker *w)
 {
-    return w->msgs_out == 0 && !w->op.active && w->bcast == NULL && w->nstalled == 0 &&
-           !call_backlogged(w) && hooks_owed(w) == 0 && conn_all_flushed(w);
+    return w->msgs_out == 0 && xshard_idle(w) && w->nstalled == 0 && !call_backlogged(w) &&
+           hooks_owed(w) == 0 && conn_all_flushed(w);
 }
 
 static void worker_loop(struct worker *w)
@@ -251,6 +251,7 @@ static void worker_loop(struct worker *w)
             work += call_poll(w);   /* parked remote writes, an op waiting for log room */
         if (w->nstalled)
             conn_retry_stalled(w);
+        work += xop_poll(w);
         hooks_before_send(w);   /* persist's kick: the disk goes before the sends */
         conn_flush_dirty(w);
         xshard_flush(w);

@@ -30,6 +30,8 @@ struct worker_stats {
     uint64_t keyspace_misses;
     uint64_t remote_requests;     /* commands shipped to another shard */
     uint64_t parked_ops;          /* multi-shard commands coordinated */
+    uint64_t xops_in_flight_peak; /* most hand-over ops in flight at once */
+    uint64_t broadcasts_in_flight_peak;
     uint64_t loop_iterations;
     uint64_t idle_sleeps;
 };

@@ -3,18 +3,8 @@
  * remote execution, shard hand-over ("parking") for multi-shard commands,
  * and broadcasts.  See runtime.h for the ring layout.
  *
- * Hand-over protocol.  A command whose keys live on several shards is run by
- * the worker that received it (the coordinator) after every shard involved
- * was handed over to it.  Shards are acquired one at a time in ascending id
- * order, the classic total order that rules out deadlock: a coordinator
- * holds only shards below the one it waits for, so no cycle of waits can
- * form.  A worker whose shard is held by someone (itself included) runs
- * nothing on that shard - it stops draining its request rings and stalls
- * its own clients that need it - but keeps draining control and response
- * rings, so hand-over traffic always moves.  The ring transfer (release /
- * acquire semantics of rte_ring) orders every write the owner made before
- * PARKED ahead of the coordinator's reads, and the coordinator's writes
- * ahead of RELEASE; that is the only synchronisation the shards need.
+ * The hand-over itself (PARK/RELEASE, ops with a body, broadcasts) lives
+ * in xshard_op.c, its order of acquisition in xshard_grant.c.
  */
 #include "runtime.h"
 
@@ -86,7 +76,6 @@ struct xmsg *xmsg_alloc(struct worker *w)
     m->argbuf_cap = sizeof(m->arg_inline);
     m->conn = NULL;
     m->slot = NULL;
-    m->op = NULL;
     m->bcast = NULL;
     m->udp_mbuf = NULL;
     m->spec = NULL;
@@ -129,7 +118,7 @@ int xshard_pool_init(struct worker *w)
         w->free_msgs = m;
         w->msgs_allocated++;
     }
-    return 0;
+    return xshard_park_init(w);
 }
 
 uint32_t xmsg_available(const struct worker *w)
@@ -139,6 +128,7 @@ uint32_t xmsg_available(const struct worker *w)
 
 void xshard_free_pools(struct worker *w)
 {
+    xshard_park_free(w);
     while (w->free_msgs) {
         struct xmsg *m = w->free_msgs;
         w->free_msgs = m->next_free;
@@ -212,7 +202,7 @@ void xshard_send(struct worker *w, uint32_t target, struct xmsg *m)
 }
 
 /* Return a message to its origin (after executing it, or to acknowledge). */
-static void xshard_reply(struct worker *w, struct xmsg *m)
+void xshard_reply(struct worker *w, struct xmsg *m)
 {
     queue_push(w, w->respq, w->respq_n, w->rt->resp[w->id][m->origin], m->origin, m);
 }
@@ -256,187 +246,35 @@ bool xshard_pending_input(struct worker *w)
 
 /* ---- executing on this worker (target side) --------------------------------- */
 
+/* ---- the command body of a hand-over op (xshard_op.c runs it) ------------- */
+
+enum xop_rc xop_body_command(struct worker *w, struct xop *op, uint64_t held, void *arg)
+{
+    (void)arg;
+    HP_ASSERT((op->need & ~held) == 0);
+    HP_ASSERT(op->conn != NULL);
+    HP_ASSERT(op->slot != NULL);
+    HP_ASSERT(op->args != NULL);
+    struct xmsg *a = op->args;
+    struct exec_ctx x;
+    /* The command sees the shards it asked for, not the whole round's
+     * (FLUSHALL logs per shard of held_mask, admission checks them). */
+    exec_ctx_init(&x, w, w->id, op->need, op->db, op->proto, a->argc, a->argv, &op->slot->buf);
+    /* With the append-only log a write's reply may be held until durable
+     * (persist.c completes the slot then), or the log has no room yet:
+     * nothing ran, the round keeps its shards and runs it again. */
+    bool held_reply = false;
+    if (call_op(w, op->spec, &x, op->conn, op->slot, &held_reply) == CALL_WAIT)
+        return XOP_WAIT;
+    return held_reply ? XOP_REPLY_HELD : XOP_REPLIED;
+}
+
 static void bcast_part_remote(struct worker *w, struct xmsg *m)
 {
     struct bcast *b = m->bcast;
     /* The bcast state lives on the origin; only its immutable request part
      * and our own parts[] entry are touched here (rt->workers are fixed). */
     b->part(w, &b->req, &m->reply);
-}
-
-/* A PARK request arrived for our shard. */
-static void park_request(struct worker *w, struct xmsg *m)
-{
-    if (w->shard_holder == SHARD_FREE) {
-        w->shard_holder = m->origin;
-        xshard_reply(w, m);
-        return;
-    }
-    HP_ASSERT(w->waiters_n < SHARD_WAITERS_MAX);
-    w->waiters[(w->waiters_head + w->waiters_n) % SHARD_WAITERS_MAX] = m;
-    w->waiters_n++;
-}
-
-/* Give the shard to the next waiter, or mark it free. */
-void worker_shard_grant(struct worker *w)
-{
-    w->shard_holder = SHARD_FREE;
-    if (w->waiters_n == 0)
-        return;
-    struct xmsg *m = w->waiters[w->waiters_head];
-    w->waiters_head = (w->waiters_head + 1) % SHARD_WAITERS_MAX;
-    w->waiters_n--;
-    if (m == NULL) {
-        /* Our own op waited for our own shard. */
-        w->shard_holder = w->id;
-        w->op.held |= 1ull << w->id;
-        xop_start(w);
-        return;
-    }
-    w->shard_holder = m->origin;
-    xshard_reply(w, m);
-}
-
-static void release_request(struct worker *w, struct xmsg *m)
-{
-    HP_ASSERT(w->shard_holder == m->origin);
-    xshard_reply(w, m);
-    worker_shard_grant(w);
-}
-
-/* ---- coordinating (origin side) ------------------------------------------- */
-
-static void xop_finish(struct worker *w)
-{
-    struct xop *op = &w->op;
-    struct runtime *rt = w->rt;
-    struct xmsg *a = op->args;
-    bool held = false;
-    if (op->udp_mbuf != NULL) {
-        /* No log room for its writes: keep every shard, retry (call_poll). */
-        HP_ASSERT(rt->udp_up != NULL);   /* a datagram exists: udp is on */
-        op->log_wait = !rt->udp_up->held_ready(w, op->udp_mbuf, op->need);
-        if (op->log_wait)
-            return;
-        rt->udp_up->run_held(w, op->udp_mbuf, op->need);   /* consumes the mbuf */
-        op->udp_mbuf = NULL;
-    } else {
-        struct exec_ctx x;
-        exec_ctx_init(&x, w, w->id, op->need, op->db, op->proto, a->argc, a->argv,
-                      &op->slot->buf);
-        /* With the append-only log a write's reply may be held until durable
-         * (persist.c completes the slot then), or the log has no room yet:
-         * keep every shard and finish later (call_poll). */
-        op->log_wait = call_op(w, op->spec, &x, op->conn, op->slot, &held) == CALL_WAIT;
-        if (op->log_wait)
-            return;
-    }
-    w->stats.parked_ops++;
-    /* While every shard of this op is held, serve the other requests
-     * waiting on this worker for the same shards (conn.c). */
-    conn_run_held_all(w, op->need);
-    /* Release in any order: nobody waits on a release. */
-    for (uint32_t s = 0; s < rt->nworkers; s++) {
-        if (!(op->need & (1ull << s)))
-            continue;
-        if (s == w->id) {
-            HP_ASSERT(w->shard_holder == w->id);
-            continue;
-        }
-        /* The PARK message came back and is reused as the RELEASE. */
-        struct xmsg *r = op->parked[s];
-        HP_ASSERT(r != NULL && r->target == s);
-        op->parked[s] = NULL;
-        r->kind = XMSG_RELEASE;
-        xshard_send(w, s, r);
-    }
-    struct conn *c = op->conn;
-    struct reply_slot *slot = op->slot;
-    op->active = false;
-    if (a != NULL)
-        xmsg_free(w, a);
-    op->args = NULL;
-    if (op->need & (1ull << w->id))
-        worker_shard_grant(w);
-    if (c == NULL)
-        return; /* a UDP datagram: already answered */
-    if (!held)
-        conn_slot_complete(c, slot);
-    conn_release_op(c);
-}
-
-/* Acquire the next shard in ascending order, or finish when all are held. */
-void xop_start(struct worker *w)
-{
-    struct xop *op = &w->op;
-    HP_ASSERT(op->active);
-    while (op->held != op->need) {
-        uint64_t missing = op->need & ~op->held;
-        uint32_t s = (uint32_t)__builtin_ctzll(missing);
-        if (s == w->id) {
-            if (w->shard_holder == SHARD_FREE) {
-                w->shard_holder = w->id;
-                op->held |= 1ull << s;
-                continue;
-            }
-            /* Held by a remote coordinator: queue behind it (NULL = us). */
-            HP_ASSERT(w->waiters_n < SHARD_WAITERS_MAX);
-            w->waiters[(w->waiters_head + w->waiters_n) % SHARD_WAITERS_MAX] = NULL;
-            w->waiters_n++;
-            return;
-        }
-        /* run_multi allocated one message per remote shard up front, so the
-         * pool running dry while we wait cannot strand a half-held op. */
-        struct xmsg *m = op->parked[s];
-        HP_ASSERT(m != NULL);
-        m->kind = XMSG_PARK;
-        m->op = op;
-        xshard_send(w, s, m);
-        xshard_flush(w);
-        return; /* continue when PARKED comes back */
-    }
-    xop_finish(w);
-}
-
-void xop_resume(struct worker *w)
-{
-    HP_ASSERT(w->op.active && w->op.log_wait);
-    HP_ASSERT(w->op.held == w->op.need);
-    xop_finish(w);
-}
-
-/* ---- broadcasts ---------------------------------------------------------- */
-
-static void bcast_finish(struct worker *w, struct bcast *b)
-{
-    b->done(&b->req, b->parts, w->rt->nworkers, &b->slot->buf);
-    conn_slot_complete(b->conn, b->slot);
-    for (uint32_t i = 0; i < w->rt->nworkers; i++)
-        rbuf_free(&b->parts[i]);
-    xmsg_free(w, b->args);
-    w->bcast = NULL;
-    conn_release_op(b->conn);
-    free(b);
-}
-
-void bcast_start(struct worker *w, struct bcast *b)
-{
-    struct runtime *rt = w->rt;
-    b->outstanding = rt->nworkers;
-    for (uint32_t t = 0; t < rt->nworkers; t++) {
-        if (t == w->id) {
-            b->part(w, &b->req, &b->parts[t]);
-            b->outstanding--;
-            continue;
-        }
-        struct xmsg *m = xmsg_alloc(w);
-        HP_ASSERT(m != NULL); /* reserved by the caller (dispatch) */
-        m->kind = XMSG_BCAST;
-        m->bcast = b;
-        xshard_send(w, t, m);
-    }
-    if (b->outstanding == 0)
-        bcast_finish(w, b);
 }
 
 /* ---- draining ------------------------------------------------------------- */
@@ -464,26 +302,15 @@ static void on_response(struct worker *w, struct xmsg *m)
         conn_maybe_free(c);
         break;
     }
-    case XMSG_BCAST: {
-        struct bcast *b = m->bcast;
-        struct rbuf tmp = b->parts[m->target];
-        b->parts[m->target] = m->reply;
-        m->reply = tmp;
-        xmsg_free(w, m);
-        HP_ASSERT(b->outstanding > 0);
-        if (--b->outstanding == 0)
-            bcast_finish(w, b);
+    case XMSG_BCAST:
+        bcast_on_part(w, m);
         break;
-    }
-    case XMSG_PARK: {
-        struct xop *op = m->op;
-        HP_ASSERT(op == &w->op && op->active);
-        op->held |= 1ull << m->target;
-        HP_ASSERT(op->parked[m->target] == m);
-        xop_start(w);
+    case XMSG_PARK:
+        xop_on_parked(w, m);
         break;
-    }
     case XMSG_RELEASE:
+        xop_on_released(w, m);
+        break;
     case XMSG_UDP:
         xmsg_free(w, m);
         break;
@@ -503,10 +330,10 @@ static void on_request(struct worker *w, struct xmsg *m)
         xshard_reply(w, m);
         break;
     case XMSG_PARK:
-        park_request(w, m);
+        xop_on_park_request(w, m);
         break;
     case XMSG_RELEASE:
-        release_request(w, m);
+        xop_on_release_request(w, m);
         break;
     case XMSG_UDP:
         /* The target replies on its own TX queue; the message only goes

@@ -61,7 +61,8 @@ struct conn {
     uint32_t net_flags;          /* backend-private */
     void *net_priv;              /* backend-private */
     bool stalled;                /* on the worker's stalled list */
-    bool op_active;              /* a multi-shard command of this conn is running */
+    uint16_t xops;               /* its hand-over ops in flight (core/xshard_op.c) */
+    uint16_t bcasts;             /* its broadcasts in flight */
     bool dirty;                  /* on the worker's dirty list */
     bool recv_paused;
     bool net_closed;             /* net_cb_closed seen */

@@ -455,7 +455,7 @@ int64_t persist_sleep_cap(struct worker *w, int64_t timeout_us)
     bool ovf = worker_shard_free(w) && p->ovf[w->id].n > 0;
     /* Requests parked for room (call.c) and the forced-full test window
      * are retried by polling too. */
-    bool waiting = call_backlogged(w) || (w->op.active && w->op.log_wait) ||
+    bool waiting = call_backlogged(w) || (w->xop_paused != NULL) ||
                    px_debug_ring_full(w->rt->persist, w->now_ms);
     if ((ovf || waiting) && timeout_us > PX_OVF_SLEEP_US)
         return PX_OVF_SLEEP_US;

@@ -130,6 +130,9 @@ static void info_sum(struct rbuf *parts, uint32_t nparts, struct info_totals *t)
         t->ws.keyspace_misses += p.ws.keyspace_misses;
         t->ws.remote_requests += p.ws.remote_requests;
         t->ws.parked_ops += p.ws.parked_ops;
+        t->ws.xops_in_flight_peak = HP_MAX(t->ws.xops_in_flight_peak, p.ws.xops_in_flight_peak);
+        t->ws.broadcasts_in_flight_peak =
+            HP_MAX(t->ws.broadcasts_in_flight_peak, p.ws.broadcasts_in_flight_peak);
         t->ws.loop_iterations += p.ws.loop_iterations;
         t->ws.idle_sleeps += p.ws.idle_sleeps;
         if (!p.shard_read)
@@ -296,6 +299,9 @@ static void info_stats(struct rbuf *b, const struct info_totals *t)
     text_addf(b, "pubsub_channels:0\r\npubsub_patterns:0\r\n");
     text_addf(b, "remote_requests:%llu\r\n", (unsigned long long)s->remote_requests);
     text_addf(b, "parked_ops:%llu\r\n", (unsigned long long)s->parked_ops);
+    text_addf(b, "xops_in_flight_peak:%llu\r\n", (unsigned long long)s->xops_in_flight_peak);
+    text_addf(b, "broadcasts_in_flight_peak:%llu\r\n",
+              (unsigned long long)s->broadcasts_in_flight_peak);
     text_addf(b, "loop_iterations:%llu\r\n", (unsigned long long)s->loop_iterations);
     text_addf(b, "idle_sleeps:%llu\r\n", (unsigned long long)s->idle_sleeps);
 }

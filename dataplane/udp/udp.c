@@ -121,8 +121,9 @@ struct udp_worker {
     uint8_t *scratch;
     struct rte_mbuf *deferred[UDP_DEFER_MAX];
     uint32_t ndeferred;
-    struct rte_mbuf *multi[UDP_MULTI_MAX];   /* FIFO waiting for w->op */
+    struct rte_mbuf *multi[UDP_MULTI_MAX];   /* FIFO waiting for a hand-over op */
     uint32_t multi_head, nmulti;
+    uint32_t nmulti_ops;                     /* submitted as ops, not yet run */
     /* Durable acknowledgement (appendfsync always): the running datagram's
      * LSNs to wait for, and the replies waiting, in persist.c's order. */
     struct persist_wait wait;
@@ -679,54 +680,58 @@ static bool same_request(struct rte_mbuf *m, const struct udp_pkt *ctx, uint64_t
            o->info.src_ip == ctx->info.src_ip && o->info.src_port == ctx->info.src_port;
 }
 
-/* Is this request queued for, or running under, the multi-shard op? */
+static enum xop_rc multi_body(struct worker *w, struct xop *op, uint64_t held, void *arg);
+static void udp_run_held(struct worker *w, struct rte_mbuf *m, uint64_t held);
+static bool udp_held_ready(struct worker *w, struct rte_mbuf *m, uint64_t held);
+
+/* Is this request queued for, or running under, a multi-shard op? */
 static bool multi_pending(const struct worker *w, const struct udp_pkt *ctx, uint64_t rid)
 {
     const struct udp_worker *u = w->udp;
-    if (w->op.active && w->op.udp_mbuf != NULL && same_request(w->op.udp_mbuf, ctx, rid))
-        return true;
+    for (uint32_t i = 0; i < XOP_MAX; i++) {
+        const struct xop *op = &w->ops[i];
+        if (op->active && op->body == multi_body && same_request(op->arg, ctx, rid))
+            return true;
+    }
     for (uint32_t i = 0; i < u->nmulti; i++)
         if (same_request(u->multi[(u->multi_head + i) % UDP_MULTI_MAX], ctx, rid))
             return true;
     return false;
 }
 
-/* Start the oldest multi-shard datagram when the worker's op is free: the
- * same hand-over as a TCP multi-shard command (xshard.c), with the datagram
- * in place of the connection. */
+/* The hand-over body of a multi-shard datagram: runs all its commands. */
+static enum xop_rc multi_body(struct worker *w, struct xop *op, uint64_t held, void *arg)
+{
+    (void)op;
+    HP_ASSERT(w->udp->nmulti_ops > 0);
+    /* No log room for its writes: the round keeps every shard and runs
+     * this again (call_poll); nothing of it ran. */
+    if (!udp_held_ready(w, arg, held))
+        return XOP_WAIT;
+    w->udp->nmulti_ops--;
+    udp_run_held(w, arg, held); /* answers (or holds) it and frees the mbuf */
+    return XOP_REPLIED;
+}
+
+/* Start the waiting multi-shard datagrams, oldest first, while the worker
+ * has room for ops: the same hand-over as a TCP multi-shard command
+ * (xshard_op.c), with the datagram in place of the connection. */
 static void multi_kick(struct worker *w)
 {
     struct udp_worker *u = w->udp;
-    if (u->nmulti == 0 || w->op.active)
-        return;
-    struct rte_mbuf *m = u->multi[u->multi_head];
-    uint64_t need = pkt_ctx(m)->need;
-    uint32_t remote = (uint32_t)__builtin_popcountll(need & ~(1ull << w->id));
-    /* One message per remote shard up front, like dispatch's run_multi. */
-    if (xmsg_available(w) < remote)
-        return;
-    u->multi_head = (u->multi_head + 1) % UDP_MULTI_MAX;
-    u->nmulti--;
-    struct xop *op = &w->op;
-    for (uint32_t s = 0; s < w->rt->nworkers; s++) {
-        op->parked[s] = NULL;
-        if (s != w->id && (need & (1ull << s))) {
-            op->parked[s] = xmsg_alloc(w);
-            HP_ASSERT(op->parked[s] != NULL);
-        }
+    while (u->nmulti > 0 && xop_room(w)) {
+        struct rte_mbuf *m = u->multi[u->multi_head];
+        struct xop *op = xop_alloc(w);
+        HP_ASSERT(op != NULL);
+        u->multi_head = (u->multi_head + 1) % UDP_MULTI_MAX;
+        u->nmulti--;
+        u->nmulti_ops++;
+        op->proto = 2;
+        /* With the log on a datagram may write: a round of its own, as a
+         * TCP multi-shard write (core/xgrant.h). */
+        op->solo = w->rt->persist != NULL;
+        xop_submit(w, op, pkt_ctx(m)->need, multi_body, m);
     }
-    op->active = true;
-    op->conn = NULL;
-    op->slot = NULL;
-    op->spec = NULL;
-    op->args = NULL;
-    op->need = need;
-    op->held = 0;
-    op->db = 0;
-    op->proto = 2;
-    op->udp_mbuf = m;
-    xshard_flush(w);
-    xop_start(w);
 }
 
 static void multi_free_all(struct udp_worker *u)
@@ -759,7 +764,7 @@ static bool held_pending(const struct worker *w, const struct udp_pkt *ctx, uint
 static bool held_admit(struct worker *w)
 {
     struct udp_worker *u = w->udp;
-    uint32_t queued = u->nmulti + (w->op.active && w->op.udp_mbuf != NULL ? 1u : 0u);
+    uint32_t queued = u->nmulti + u->nmulti_ops;
     if (u->nheld + queued >= UDP_HELD_MAX || u->held_bytes >= UDP_HELD_BYTES)
         return false;
     return persist_reserve(w, 1 + queued);
@@ -1005,7 +1010,7 @@ static void serve_or_defer(struct worker *w, struct rte_mbuf *m)
     u->deferred[u->ndeferred++] = m;
 }
 
-bool udp_held_ready(struct worker *w, struct rte_mbuf *m, uint64_t held)
+static bool udp_held_ready(struct worker *w, struct rte_mbuf *m, uint64_t held)
 {
     if (w->rt->persist == NULL)
         return true;
@@ -1019,7 +1024,9 @@ bool udp_held_ready(struct worker *w, struct rte_mbuf *m, uint64_t held)
     return false;
 }
 
-void udp_run_held(struct worker *w, struct rte_mbuf *m, uint64_t held)
+/* Runs a datagram whose commands span shards, once its op holds every
+ * shard in `held`; answers it and frees m. */
+static void udp_run_held(struct worker *w, struct rte_mbuf *m, uint64_t held)
 {
     struct udp_worker *u = w->udp;
     struct udp_pkt copy = *pkt_ctx(m);
@@ -1402,7 +1409,7 @@ int64_t udp_sleep_cap(struct worker *w, int64_t timeout_us)
     struct udp_worker *u = w->udp;
     if (u == NULL)
         return timeout_us;
-    if (u->ndeferred || (u->nmulti && !w->op.active))
+    if (u->ndeferred || (u->nmulti && xop_room(w)))
         return 0;
     bool any = false;
     for (uint32_t p = 0; p < u->rt->nports; p++) {
@@ -1679,7 +1686,7 @@ int udp_rt_create(struct runtime *rt, char *err, size_t errlen)
         .name = "udp", .poll = udp_poll, .sleep_cap = udp_sleep_cap,
     };
     static const struct udp_upcalls udp_up = {
-        .on_forward = udp_on_forward, .run_held = udp_run_held, .held_ready = udp_held_ready,
+        .on_forward = udp_on_forward,
         .held_release = udp_held_release, .tx_flush = udp_tx_flush,
     };
     rt->udp_up = &udp_up;

@@ -16,9 +16,9 @@
  * replies live on the owner shard's worker: a retransmission carries the
  * same keys, so it reaches the same table.  When the datagram's commands
  * touch other shards too (cross-shard MGET, DBSIZE, ...), that owner
- * coordinates: the datagram waits for the worker's multi-shard op (struct
- * xop, xshard.c), which acquires every shard involved by the same hand-over
- * as TCP, then runs the whole datagram at once (udp_run_held).
+ * coordinates: the datagram becomes a hand-over op (struct xop,
+ * core/xshard_op.c) whose body, registered here, runs the whole datagram
+ * at once once every shard involved is held - the same hand-over as TCP.
  */
 #ifndef HP_UDP_H
 #define HP_UDP_H
@@ -111,12 +111,6 @@ unsigned udp_poll(struct worker *w);
 int64_t udp_sleep_cap(struct worker *w, int64_t timeout_us);
 /* xshard.c: a request another worker received for our shard. */
 void udp_on_forward(struct worker *w, struct rte_mbuf *m);
-/* xshard.c: a datagram whose commands span shards, run once the worker's
- * multi-shard op holds every shard in `held`; answers it and frees m. */
-void udp_run_held(struct worker *w, struct rte_mbuf *m, uint64_t held);
-/* Before udp_run_held: false while the datagram writes and the log has no
- * room on the shards in `held` (the op then keeps them and retries). */
-bool udp_held_ready(struct worker *w, struct rte_mbuf *m, uint64_t held);
 /* persist.c: the oldest held reply's writes are durable: keep it for
  * retransmissions and send it (FIFO: the order persist_hold_udp saw). */
 void udp_held_release(struct worker *w);

@@ -190,6 +190,13 @@ void conn_close(struct conn *c)
 
 void net_cb_failed(struct conn *c, int err)
 {
+    if (err == 0 && !(c->flags & CONN_PEER_EOF)) {
+        /* Half-close: like redis-server, still run what it sent and send
+         * the replies; conn_flush_one closes once nothing is owed. */
+        c->flags |= CONN_PEER_EOF;
+        conn_mark_dirty(c);
+        return;
+    }
     if (err != 0 && err != ECONNRESET && err != EPIPE)
         log_verbose("client %s: %s", c->addr, strerror(err));
     conn_close(c);
@@ -445,6 +452,8 @@ void conn_retry_stalled(struct worker *w)
         c->stalled = false;
         if (!(c->flags & CONN_CLOSED))
             conn_process_in(c);
+        if ((c->flags & (CONN_PEER_EOF | CONN_CLOSED)) == CONN_PEER_EOF && !c->stalled)
+            conn_mark_dirty(c); /* its input is done: let conn_flush_one close it */
         conn_maybe_free(c);
     }
 }
@@ -527,6 +536,15 @@ static bool conn_output_idle(const struct conn *c)
            c->slots_head == NULL;
 }
 
+/* Whether a conn whose peer half-closed is done: every request it sent has
+ * run (a stalled one waits on the stalled list; an incomplete tail in c->in
+ * can never complete) and every reply is out. */
+static bool conn_eof_done(const struct conn *c)
+{
+    HP_ASSERT(c->flags & CONN_PEER_EOF);
+    return !c->stalled && !c->op_active && c->pending == 0 && conn_output_idle(c);
+}
+
 void net_cb_sent(struct conn *c, size_t n)
 {
     struct worker *w = c->worker;
@@ -571,6 +589,8 @@ static void conn_flush_one(struct conn *c)
     }
     if ((c->flags & CONN_CLOSE_AFTER_REPLY) && conn_output_idle(c) && c->pending == 0 &&
         !c->op_active)
+        conn_close(c);
+    else if ((c->flags & CONN_PEER_EOF) && !(c->flags & CONN_CLOSED) && conn_eof_done(c))
         conn_close(c);
 }
 

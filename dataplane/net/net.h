@@ -40,8 +40,15 @@ struct conn *net_cb_accepted(struct worker *w, int fd);
 void net_cb_received(struct conn *c, const uint8_t *data, size_t len);
 /* The in-flight send finished; n bytes were written (0 < n <= len). */
 void net_cb_sent(struct conn *c, size_t n);
-/* Peer closed or an error occurred (err = 0 for EOF, else errno); the runtime
- * will call net_close. */
+/*
+ * err = 0: EOF, the peer shut down its sending side (shutdown(SHUT_WR) or
+ * close).  Nothing more is received, but the conn stays usable for sends:
+ * the runtime sends the replies it still owes, then calls net_close.  An
+ * error may still follow (err != 0), e.g. when those sends fail.
+ * err != 0 (an errno): the connection is dead; nothing more is reported
+ * but net_cb_closed, and the runtime will call net_close.
+ * Each kind is reported at most once per connection.
+ */
 void net_cb_failed(struct conn *c, int err);
 /* The conn's fd is closed and no operation references it any more. */
 void net_cb_closed(struct conn *c);

@@ -214,6 +214,7 @@ enum {
     EC_SEND_DONE = 1u << 5,    /* result in sent / send_err, to report */
     EC_FAIL_PENDING = 1u << 6, /* an error to report (fail_err) */
     EC_READY = 1u << 7,        /* on the ready queue */
+    EC_EOF = 1u << 8,          /* the peer half-closed: no EPOLLIN any more, sends go on */
 };
 
 struct epl_conn {
@@ -284,7 +285,8 @@ static int epl_update_events(struct net_epoll *n, struct epl_conn *e)
         return epoll_ctl(n->epfd, EPOLL_CTL_DEL, e->fd, NULL) == 0 ? 0 : -errno;
     }
     HP_ASSERT(e->registered);
-    uint32_t want = (e->flags & EC_PAUSED ? 0 : EPOLLIN) | (e->flags & EC_SEND_WAIT ? EPOLLOUT : 0);
+    uint32_t want = (e->flags & (EC_PAUSED | EC_EOF) ? 0 : EPOLLIN) |
+                    (e->flags & EC_SEND_WAIT ? EPOLLOUT : 0);
     if (e->events == want)
         return 0;
     struct epoll_event ev = {.events = want, .data.u64 = epl_tag(e, EPL_TAG_CONN)};
@@ -294,11 +296,14 @@ static int epl_update_events(struct net_epoll *n, struct epl_conn *e)
     return 0;
 }
 
-/* Report err (0 = EOF) once; the runtime answers with net_close. */
+/* Report err once; the runtime answers with net_close.  0 is reserved for
+ * EOF (epl_eof): a dead socket that shows no error reads as EPIPE. */
 static void epl_fail(struct net_epoll *n, struct epl_conn *e, int err)
 {
     if (e->flags & (EC_CLOSING | EC_FAILED))
         return;
+    if (err == 0)
+        err = EPIPE;
     e->flags |= EC_FAILED;
     /* Leaving the epoll set cannot meaningfully fail for a live fd; if it
      * does, the conn is closed right after anyway. */
@@ -306,6 +311,23 @@ static void epl_fail(struct net_epoll *n, struct epl_conn *e, int err)
     if (rc != 0)
         log_debug("epoll: removing a failed connection: %s", strerror(-rc));
     net_cb_failed(e->c, err);
+}
+
+/* The peer shut down its sending side (or closed).  Reported once as
+ * net_cb_failed(c, 0); the conn stays registered (for EPOLLOUT, and for
+ * EPOLLERR/EPOLLHUP if the peer goes away entirely) so that the replies
+ * to what it sent before the FIN still go out, as with redis-server. */
+static void epl_eof(struct net_epoll *n, struct epl_conn *e)
+{
+    if (e->flags & (EC_CLOSING | EC_FAILED | EC_EOF))
+        return;
+    e->flags |= EC_EOF;
+    int rc = epl_update_events(n, e); /* stop EPOLLIN: it stays readable forever */
+    if (rc != 0) {
+        epl_fail(n, e, -rc);
+        return;
+    }
+    net_cb_failed(e->c, 0);
 }
 
 static void epl_try_send(struct net_epoll *n, struct epl_conn *e)
@@ -353,7 +375,7 @@ static void epl_recv(struct net_epoll *n, struct epl_conn *e)
     if (r > 0)
         net_cb_received(e->c, n->rbuf, (size_t)r);
     else if (r == 0)
-        epl_fail(n, e, 0);
+        epl_eof(n, e);
     else if (errno != EAGAIN && errno != EWOULDBLOCK)
         epl_fail(n, e, errno);
 }
@@ -375,10 +397,10 @@ static void epl_conn_event(struct net_epoll *n, struct epl_conn *e, uint32_t ev)
         epl_try_send(n, e);
     if (!(ev & (EPOLLIN | EPOLLERR | EPOLLHUP)))
         return;
-    if (!(e->flags & EC_PAUSED)) {
+    if (!(e->flags & (EC_PAUSED | EC_EOF))) {
         epl_recv(n, e);
     } else if (ev & (EPOLLERR | EPOLLHUP)) {
-        /* Paused but the connection is dead: nothing can be sent either. */
+        /* Paused or half-closed, and now dead: nothing can be sent either. */
         epl_fail(n, e, epl_sock_error(e->fd));
     }
 }

@@ -24,6 +24,7 @@
 #include "../storage/shard.h"
 #include "config/config.h"
 #include "core/runtime.h"
+#include "net/net.h"
 #include "persist/persist.h"
 #include "udp/udp.h"
 #include "server/server.h"
@@ -326,17 +327,28 @@ int main(int argc, char **argv)
         fprintf(stderr, "hotpathd: signalfd: %s\n", strerror(errno));
         return 1;
     }
+    /* Before the EAL: a port in use is the commonest start-up failure and
+     * must read like redis-server's, not like a worker error. */
+    int claim_fd = -1;
+    if (net_port_claim(&cfg, &claim_fd, err, sizeof(err)) != 0) {
+        fprintf(stderr, "hotpathd: %s\n", err);
+        fprintf(stderr, "hotpathd: Failed listening on port %d (tcp), aborting.\n", cfg.port);
+        return 1;
+    }
     struct eal_args ea = {0};
     if (build_eal_args(&cfg, nworkers, &ea, err, sizeof(err)) != 0) {
         fprintf(stderr, "hotpathd: %s\n", err[0] ? err : "EAL arguments too long");
+        net_port_release(claim_fd);
         return 1;
     }
     if (rte_eal_init(ea.argc, ea.argv) < 0) {
         fprintf(stderr, "hotpathd: DPDK EAL initialisation failed: %s\n", rte_strerror(rte_errno));
+        net_port_release(claim_fd);
         return 1;
     }
     int status = run(&cfg, nworkers, sfd);
     close(sfd);
     rte_eal_cleanup();
+    net_port_release(claim_fd);
     return status;
 }

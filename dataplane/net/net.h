@@ -55,6 +55,19 @@ void net_cb_closed(struct conn *c);
 /* The worker's wake-up eventfd fired (another worker queued work for it). */
 void net_cb_woken(struct worker *w);
 
+/* ---- process-wide, before any worker listens (net_claim.c) ------------ */
+/*
+ * Fail when cfg->port is already served on any of cfg->bind (a listener
+ * of another process: redis-server, another hotpathd), like redis-server's
+ * "Could not create server TCP listening socket ...: bind: Address already
+ * in use"; else claim the port for this process until net_port_release (or
+ * exit), so that no second hotpathd joins the workers' SO_REUSEPORT group.
+ * *claim_fd is -1 when there is nothing to claim (port 0).  Returns 0, or
+ * -1 with the reason in err.
+ */
+int net_port_claim(const struct hp_config *cfg, int *claim_fd, char *err, size_t errlen);
+void net_port_release(int claim_fd);
+
 /* ---- implemented by the backends -------------------------------------- */
 /*
  * Create the backend for worker `w`: listeners on cfg->bind[] x cfg->port

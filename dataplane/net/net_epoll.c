@@ -43,38 +43,12 @@ int64_t net_now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* Parse a bind address (see net_internal.h) into ss. */
-static int listen_parse_addr(const char *addr, int port, struct sockaddr_storage *ss,
-                             socklen_t *len)
-{
-    memset(ss, 0, sizeof(*ss));
-    struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
-    if (strcmp(addr, "*") == 0 || inet_pton(AF_INET, addr, &a4->sin_addr) == 1) {
-        if (strcmp(addr, "*") == 0)
-            a4->sin_addr.s_addr = htonl(INADDR_ANY);
-        a4->sin_family = AF_INET;
-        a4->sin_port = htons((uint16_t)port);
-        *len = sizeof(*a4);
-        return 0;
-    }
-    if (strcmp(addr, "::*") == 0 || inet_pton(AF_INET6, addr, &a6->sin6_addr) == 1) {
-        if (strcmp(addr, "::*") == 0)
-            a6->sin6_addr = in6addr_any;
-        a6->sin6_family = AF_INET6;
-        a6->sin6_port = htons((uint16_t)port);
-        *len = sizeof(*a6);
-        return 0;
-    }
-    return -1;
-}
-
 /* Returns the listening fd, or -errno (err filled unless optional applies). */
 static int listen_one(const char *addr, int port, int backlog, char *err, size_t errlen)
 {
     struct sockaddr_storage ss;
     socklen_t sslen;
-    if (listen_parse_addr(addr, port, &ss, &sslen) != 0) {
+    if (net_listen_parse_addr(addr, port, &ss, &sslen) != 0) {
         snprintf(err, errlen, "bad bind address '%s': not an IPv4 or IPv6 address", addr);
         return -EINVAL;
     }

@@ -9,12 +9,14 @@ Redis'; run the suite with HOTPATH_E2E_TARGET=redis to check the
 expectations themselves."""
 import os
 import socket
+import subprocess
 import sys
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hp_harness import (Suite, Server, check, eq, encode, run_suite, target)  # noqa
+from hp_harness import (Suite, Server, check, eq, encode, remove_dpdk_runtime_dir,  # noqa
+                        run_suite, target)
 
 suite = Suite("newuser")
 
@@ -104,6 +106,72 @@ def test_half_close_pipeline(srv):
         s.close()
     want = b"".join(b":%d\r\n" % (i + 1) for i in range(n))
     eq(data, want, "replies to a pipeline sent before the half-close")
+
+
+SECOND_START_BOUND_S = 15
+
+
+def start_second(kind, port, extra=()):
+    """Run another server on port; returns (exit status or None if it kept
+    running, its output).  It must refuse to start."""
+    second = Server(kind=kind, port=port, extra_args=list(extra), workers=1)
+    cmd = second.command(port)
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, cwd="/tmp")
+    try:
+        out, _ = p.communicate(timeout=SECOND_START_BOUND_S)
+        rc = p.returncode
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, _ = p.communicate()
+        rc = None
+    if second.file_prefix:
+        remove_dpdk_runtime_dir(second.file_prefix)
+    return rc, out.decode("utf-8", "replace")
+
+
+def still_one_keyspace(srv, n=10):
+    """A SET on one connection is seen by GETs on n fresh connections."""
+    with srv.conn() as c:
+        eq(c.call("SET", "owner", "first"), b"OK", "SET on the first server")
+    for i in range(n):
+        with srv.conn() as c:
+            eq(c.call("GET", "owner"), b"first", "GET %d on a new connection" % i)
+
+
+@suite.test
+def test_second_server_same_port_refused(srv):
+    rc, out = start_second(target(), srv.port)
+    check(rc is not None, "the second server kept running on a port in use: %s" % out[-300:])
+    check(rc != 0, "the second server exited with 0")
+    check("Address already in use" in out, "no 'Address already in use' in: %s" % out[-300:])
+    still_one_keyspace(srv)
+
+
+@suite.test(only="hotpathd")
+def test_second_hotpathd_other_address_same_port_refused(srv):
+    """The claim is per port: another hotpathd on 127.0.0.2 of the same
+    port is refused too (its probe alone would pass)."""
+    rc, out = start_second("hotpathd", srv.port, ["--bind", "127.0.0.2"])
+    check(rc is not None, "the second hotpathd kept running: %s" % out[-300:])
+    check(rc != 0 and "another hotpathd (pid %d)" % srv.pid in out,
+          "exit %r, output: %s" % (rc, out[-300:]))
+    still_one_keyspace(srv)
+
+
+@suite.test(server=False, only="hotpathd")
+def test_hotpathd_refused_where_redis_listens(_):
+    """Debian's redis-server on the port: hotpathd says so and exits 1."""
+    redis = Server(kind="redis").start()
+    try:
+        rc, out = start_second("hotpathd", redis.port)
+        eq(rc, 1, "hotpathd exit status (output: %s)" % out[-300:])
+        check("Could not create server TCP listening socket 127.0.0.1:%d: bind: Address "
+              "already in use" % redis.port in out, "output: %s" % out[-300:])
+        with redis.conn() as c:
+            eq(c.call("PING"), b"PONG", "redis-server still answers")
+    finally:
+        redis.stop()
 
 
 if __name__ == "__main__":

@@ -15,8 +15,8 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hp_harness import (Suite, Server, check, eq, encode, remove_dpdk_runtime_dir,  # noqa
-                        run_suite, target)
+from hp_harness import (Suite, Server, check, eq, encode, info_fields,  # noqa
+                        remove_dpdk_runtime_dir, run_suite, target)
 
 suite = Suite("newuser")
 
@@ -172,6 +172,81 @@ def test_hotpathd_refused_where_redis_listens(_):
             eq(c.call("PING"), b"PONG", "redis-server still answers")
     finally:
         redis.stop()
+
+
+# (command, keyspace hits, keyspace misses) as counted by redis-server 7.0:
+# read lookups count (lookupKeyRead), lookups to write do not.
+KEYSPACE_SEQUENCE = [
+    (("SET", "a", "1"), 0, 0),
+    (("SET", "b", "2"), 0, 0),
+    (("GET", "a"), 1, 0),
+    (("GET", "nx"), 0, 1),
+    (("MGET", "a", "b", "nx", "ny"), 2, 2),
+    (("EXISTS", "a", "nx", "a"), 2, 1),
+    (("TYPE", "a"), 1, 0),
+    (("TTL", "nx"), 0, 1),
+    (("PTTL", "a"), 1, 0),
+    (("STRLEN", "a"), 1, 0),
+    (("GETRANGE", "nx", "0", "1"), 0, 1),
+    (("INCR", "c"), 0, 0),
+    (("SETNX", "a", "5"), 0, 0),
+    (("APPEND", "a", "x"), 0, 0),
+    (("SET", "a", "3", "GET"), 1, 0),
+    (("SET", "d", "1", "NX"), 0, 0),
+    (("SET", "nz", "1", "XX", "GET"), 0, 1),
+    (("GETSET", "d", "2"), 1, 0),
+    (("GETDEL", "b"), 1, 0),
+    (("GETEX", "nx"), 0, 1),
+    (("TOUCH", "a", "nx"), 1, 1),
+    (("EXPIRE", "a", "100"), 0, 0),
+    (("PERSIST", "a"), 0, 0),
+    (("DEL", "a", "nx"), 0, 0),
+    (("GET", "a"), 0, 1),
+]
+
+
+def keyspace_counts(c):
+    f = info_fields(c.call("INFO", "stats").decode())
+    return int(f["keyspace_hits"]), int(f["keyspace_misses"])
+
+
+@suite.test
+def test_keyspace_hits_misses(srv):
+    with srv.conn() as c:
+        eq(c.call("CONFIG", "RESETSTAT"), b"OK", "CONFIG RESETSTAT")
+        eq(keyspace_counts(c), (0, 0), "after RESETSTAT")
+        hits = misses = 0
+        for cmd, h, m in KEYSPACE_SEQUENCE:
+            c.call(*cmd)
+            hits += h
+            misses += m
+            eq(keyspace_counts(c), (hits, misses), "hits, misses after %s" % " ".join(cmd))
+        check(hits > 0 and misses > 0, "the sequence counts both")
+        eq(c.call("CONFIG", "RESETSTAT"), b"OK", "CONFIG RESETSTAT")
+        eq(keyspace_counts(c), (0, 0), "after the second RESETSTAT")
+
+
+@suite.test
+def test_keyspace_hits_misses_many_keys(srv):
+    """Keys on every shard, from several connections, pipelined."""
+    n = 500
+    with srv.conn() as c:
+        c.call("CONFIG", "RESETSTAT")
+        for i in range(n):
+            c.send("SET", "k%d" % i, "v")
+        c.read_n(n)
+    conns = [srv.conn() for _ in range(4)]
+    try:
+        for j, c in enumerate(conns):
+            for i in range(n):
+                c.send("GET", "k%d" % i if (i + j) % 2 == 0 else "missing%d" % i)
+        for c in conns:
+            c.read_n(n)
+        with srv.conn() as c:
+            eq(keyspace_counts(c), (2 * n, 2 * n), "hits, misses of 4 x %d GETs" % n)
+    finally:
+        for c in conns:
+            c.close()
 
 
 if __name__ == "__main__":

@@ -249,5 +249,44 @@ def test_keyspace_hits_misses_many_keys(srv):
             c.close()
 
 
+# What redis-server (started with save "") answers, and hotpath too.
+CONFIG_ANSWERS = {
+    "save": b"",
+    "requirepass": b"",
+    "maxmemory": b"0",
+    "maxmemory-policy": b"noeviction",
+    "maxmemory-samples": b"5",
+    "appendonly": b"no",
+}
+
+
+@suite.test
+def test_config_get_tool_settings(srv):
+    with srv.conn() as c:
+        for name, want in CONFIG_ANSWERS.items():
+            eq(c.call("CONFIG", "GET", name), [name.encode(), want], "CONFIG GET %s" % name)
+        eq(c.call("CONFIG", "GET", "SAVE"), [b"SAVE", b""], "a plain name as spelled")
+        got = c.call("CONFIG", "GET", "maxmemory*")
+        pairs = dict(zip(got[0::2], got[1::2]))
+        for name in ("maxmemory", "maxmemory-policy", "maxmemory-samples"):
+            eq(pairs.get(name.encode()), CONFIG_ANSWERS[name], "CONFIG GET maxmemory* has " + name)
+        everything = c.call("CONFIG", "GET", "*")
+        names = everything[0::2]
+        check(b"save" in names and b"requirepass" in names, "CONFIG GET * lists save, requirepass")
+        eq(len(names), len(set(names)), "CONFIG GET * names each setting once")
+        two = c.call("CONFIG", "GET", "save", "s*")
+        eq(two.count(b"save"), 1, "save once for two matching patterns")
+
+
+@suite.test
+def test_redis_benchmark_fetches_config(srv):
+    p = subprocess.run(["redis-benchmark", "-h", "127.0.0.1", "-p", str(srv.port), "-n", "200",
+                        "-c", "2", "-t", "set,get", "-q"], capture_output=True, timeout=60)
+    out = (p.stdout + p.stderr).decode("utf-8", "replace")
+    eq(p.returncode, 0, "redis-benchmark exit status (%s)" % out[-300:])
+    check("Could not fetch server CONFIG" not in out, "redis-benchmark: %s" % out[-300:])
+    check("GET:" in out and "SET:" in out, "redis-benchmark ran both tests: %s" % out[-300:])
+
+
 if __name__ == "__main__":
     run_suite(suite)

@@ -8,9 +8,11 @@ Each test compares with redis-server (Redis 7.0) where the behaviour is
 Redis'; run the suite with HOTPATH_E2E_TARGET=redis to check the
 expectations themselves."""
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
@@ -286,6 +288,60 @@ def test_redis_benchmark_fetches_config(srv):
     eq(p.returncode, 0, "redis-benchmark exit status (%s)" % out[-300:])
     check("Could not fetch server CONFIG" not in out, "redis-benchmark: %s" % out[-300:])
     check("GET:" in out and "SET:" in out, "redis-benchmark ran both tests: %s" % out[-300:])
+
+
+SHUTDOWN_EXIT_BOUND_S = 20
+
+
+def shutdown_save_and_restart(workers):
+    d = tempfile.mkdtemp(prefix="hp-e2e-shutsave-")
+    args = ["--appendonly", "yes", "--appendfsync", "everysec", "--dir", d]
+    n = 2000
+    try:
+        srv = Server(extra_args=args, workers=workers).start()
+        port = srv.port
+        try:
+            with srv.conn() as c:
+                for i in range(n):
+                    c.send("SET", "k%d" % i, "v%d" % i)
+                check(all(r == b"OK" for r in c.read_n(n)), "SETs acknowledged")
+                c.send("SHUTDOWN", "SAVE")
+                data, closed = c.read_until_close(SHUTDOWN_EXIT_BOUND_S)
+                check(closed and data == b"", "SHUTDOWN SAVE closes silently (%r)" % data[:200])
+            rc = srv.wait(SHUTDOWN_EXIT_BOUND_S)
+            eq(rc, 0, "exit status after SHUTDOWN SAVE (log: %s)" % srv.log_tail(400)[-300:])
+        finally:
+            srv.stop()
+        again = Server(extra_args=args, workers=workers, port=port).start()
+        try:
+            with again.conn() as c:
+                eq(c.call("DBSIZE"), n, "keys after SHUTDOWN SAVE and restart")
+                for i in (0, n // 2, n - 1):
+                    eq(c.call("GET", "k%d" % i), b"v%d" % i, "value of k%d" % i)
+        finally:
+            again.stop()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@suite.test(server=False)
+def test_shutdown_save_keeps_log_1_worker(_):
+    shutdown_save_and_restart(1)
+
+
+@suite.test(server=False)
+def test_shutdown_save_keeps_log_4_workers(_):
+    shutdown_save_and_restart(4)
+
+
+@suite.test(only="hotpathd")
+def test_shutdown_save_without_log_refused(srv):
+    """appendonly no: nothing to save to (no RDB); the server keeps running."""
+    with srv.conn() as c:
+        r = c.call_raw("SHUTDOWN", "SAVE")
+        check(r.startswith(b"-ERR SHUTDOWN SAVE: nothing to save to"), "SHUTDOWN SAVE: %r" % r)
+        eq(c.call("PING"), b"PONG", "still running")
+        eq(c.call_raw("SHUTDOWN", "SAVE", "NOSAVE"), b"-ERR syntax error\r\n", "SAVE NOSAVE")
 
 
 if __name__ == "__main__":

@@ -372,7 +372,11 @@ static int conn_in_append(struct conn *c, const uint8_t *data, size_t len)
     size_t limit = (size_t)CONFIG_RT_GET(rt->cfg, client_query_buffer_limit);
     if (c->in_off > 0 && c->in_off == c->in_len)
         c->in_off = c->in_len = 0;
-    if (c->in_len - c->in_off + len > limit) {
+    /* The argument table of the request being parsed counts too: a
+     * multibulk count may be up to INT_MAX, and its table grows with the
+     * arguments that arrive (16 bytes each, for as few as 6 bytes of input). */
+    size_t argv_bytes = (size_t)c->parser.argv_cap * sizeof(*c->parser.argv);
+    if (c->in_len - c->in_off + len + argv_bytes > limit) {
         log_warning("closing client %s: query buffer over client-query-buffer-limit", c->addr);
         return -1;
     }

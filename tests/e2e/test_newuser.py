@@ -344,5 +344,80 @@ def test_shutdown_save_without_log_refused(srv):
         eq(c.call_raw("SHUTDOWN", "SAVE", "NOSAVE"), b"-ERR syntax error\r\n", "SAVE NOSAVE")
 
 
+def raw_exchange(port, data, wait=0.5):
+    """Send data; returns (what came back, whether the server closed)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    try:
+        s.sendall(data)
+        s.settimeout(wait)
+        out = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                return out, False
+            except ConnectionResetError:
+                return out, True
+            if not chunk:
+                return out, True
+            out += chunk
+    finally:
+        s.close()
+
+
+@suite.test
+def test_large_multibulk_counts_accepted(srv):
+    """Redis 7.0 accepts counts up to INT_MAX and waits for the arguments."""
+    for count in (1048577, 2147483647):
+        out, closed = raw_exchange(srv.port, b"*%d\r\n$4\r\nPING\r\n" % count)
+        eq((out, closed), (b"", False), "*%d then one argument: waits for the rest" % count)
+    out, closed = raw_exchange(srv.port, b"*2147483648\r\n")
+    eq((out, closed), (b"-ERR Protocol error: invalid multibulk length\r\n", True), "*2147483648")
+
+
+@suite.test
+def test_command_with_1048577_arguments(srv):
+    n = 1048577
+    req = b"*%d\r\n$3\r\nDEL\r\n" % n + b"".join(
+        b"$%d\r\nk%d\r\n" % (len(str(i)) + 1, i) for i in range(n - 1))
+    with srv.conn(timeout=60) as c:
+        c.call("SET", "k5", "v")
+        c.send_raw(req)
+        eq(c.read(), 1, "DEL of 1048576 keys, one of them set")
+        eq(c.call("PING"), b"PONG", "the connection goes on")
+
+
+@suite.test(only="hotpathd")
+def test_huge_multibulk_bounded_by_query_buffer_limit(srv):
+    """The argument table counts against client-query-buffer-limit: a count
+    near INT_MAX with 150000 empty arguments (900 kB of input, below the
+    1mb limit, but 2.4 MB of argument table) is cut off at the limit."""
+    with srv.conn() as c:
+        eq(c.call("CONFIG", "SET", "client-query-buffer-limit", "1mb"), b"OK", "CONFIG SET")
+    try:
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        closed = False
+        try:
+            s.sendall(b"*2147483647\r\n")
+            chunk = b"$0\r\n\r\n" * 1000
+            for _ in range(150):
+                s.sendall(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            closed = True
+        if not closed:
+            s.settimeout(10)
+            try:
+                closed = s.recv(1) == b""
+            except ConnectionResetError:
+                closed = True
+        s.close()
+        check(closed, "the server closed the connection at the query buffer limit")
+        with srv.conn() as c:
+            eq(c.call("PING"), b"PONG", "the server goes on")
+    finally:
+        with srv.conn() as c:
+            c.call("CONFIG", "SET", "client-query-buffer-limit", "1gb")
+
+
 if __name__ == "__main__":
     run_suite(suite)

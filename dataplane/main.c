@@ -130,6 +130,15 @@ static int build_eal_args(const struct hp_config *cfg, int workers, struct eal_a
         if (eal_push(a, tmp))
             return -1;
     }
+    /* The telemetry library announces on stdout, at every start, that it
+     * made no legacy socket; hotpath never uses one.  Only its errors are
+     * worth a line (the telemetry socket itself stays).  It goes before
+     * "*:warning": otherwise that one decides the level of the telemetry
+     * log type, which is registered late (tested: tests/e2e/test_newuser.py). */
+    static const char *const telemetry_opts[] = {"--log-level=lib.telemetry", "--no-telemetry",
+                                                 "--telemetry", NULL};
+    if (!eal_has(a, telemetry_opts) && eal_push(a, "--log-level=lib.telemetry:error"))
+        return -1;
     if (cfg->log_level > LOG_VERBOSE && eal_push(a, "--log-level=*:warning"))
         return -1;
     return 0;

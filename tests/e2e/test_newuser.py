@@ -419,5 +419,22 @@ def test_huge_multibulk_bounded_by_query_buffer_limit(srv):
             c.call("CONFIG", "SET", "client-query-buffer-limit", "1gb")
 
 
+@suite.test(server=False, only="hotpathd")
+def test_start_prints_no_telemetry_line(_):
+    """DPDK's "TELEMETRY: No legacy callbacks" notice is not printed, at the
+    default log level nor at verbose."""
+    for level in ("notice", "verbose"):
+        srv = Server(extra_args=["--loglevel", level], workers=1).start()
+        try:
+            with srv.conn() as c:
+                c.call("PING")
+            out = srv.log_tail(200000)
+        finally:
+            srv.stop()
+        check("Ready to accept connections" in out, "start-up output (%s): %s" % (level, out[-300:]))
+        check("TELEMETRY" not in out and "legacy" not in out,
+              "telemetry notice at loglevel %s: %s" % (level, out[-400:]))
+
+
 if __name__ == "__main__":
     run_suite(suite)

@@ -436,5 +436,51 @@ def test_start_prints_no_telemetry_line(_):
               "telemetry notice at loglevel %s: %s" % (level, out[-400:]))
 
 
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def help_directives():
+    from hp_harness import hotpathd_path
+    out = subprocess.run([hotpathd_path(), "--help"], capture_output=True, timeout=20).stdout
+    names = []
+    for ln in out.decode().splitlines():
+        parts = ln.split()
+        if ln.startswith("  ") and parts and parts[0] not in ("directive",) and "-" in ln:
+            names.append(parts[0])
+    return names
+
+
+@suite.test(server=False, only="hotpathd")
+def test_help_agrees_with_compatibility_doc(_):
+    """What --help lists is configurable; docs/COMPATIBILITY.md must not say
+    otherwise (it called auto-aof-rewrite-* "not configurable")."""
+    names = help_directives()
+    check("auto-aof-rewrite-percentage" in names, "--help lists auto-aof-rewrite-percentage")
+    text = " ".join(open(os.path.join(REPO, "docs", "COMPATIBILITY.md")).read().split())
+    for sentence in text.split(". "):
+        if "not configurable" in sentence or "not settable" in sentence:
+            for name in names:
+                check("`%s`" % name not in sentence,
+                      "COMPATIBILITY.md calls %s not configurable: %s" % (name, sentence))
+
+
+@suite.test(server=False, only="hotpathd")
+def test_auto_aof_rewrite_settings_are_parsed(_):
+    d = tempfile.mkdtemp(prefix="hp-e2e-autoaof-")
+    try:
+        srv = Server(extra_args=["--appendonly", "yes", "--dir", d,
+                                 "--auto-aof-rewrite-percentage", "37",
+                                 "--auto-aof-rewrite-min-size", "2mb"], workers=1).start()
+        try:
+            with srv.conn() as c:
+                eq(c.call("CONFIG", "GET", "auto-aof-rewrite-*"),
+                   [b"auto-aof-rewrite-percentage", b"37", b"auto-aof-rewrite-min-size",
+                    b"2097152"], "CONFIG GET auto-aof-rewrite-*")
+        finally:
+            srv.stop()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 if __name__ == "__main__":
     run_suite(suite)

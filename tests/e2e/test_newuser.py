@@ -482,5 +482,21 @@ def test_auto_aof_rewrite_settings_are_parsed(_):
         shutil.rmtree(d, ignore_errors=True)
 
 
+README_FIRST_SCREEN_LINES = 50
+
+
+@suite.test(server=False, only="hotpathd")
+def test_readme_first_screen(_):
+    """The README says early what is missing, how to stop the server and
+    what a taken port 6379 looks like (issue 12)."""
+    lines = open(os.path.join(REPO, "README.md")).read().splitlines()
+    head = " ".join(" ".join(lines[:README_FIRST_SCREEN_LINES]).split())
+    for word in ("hashes", "lists", "sorted sets", "MULTI", "EVAL", "pub/sub", "AUTH", "TLS",
+                 "replication", "cluster", "eviction", "redis-cli -p 6379 shutdown", "Ctrl-C",
+                 "redis-server", "Address already in use", "--port 6380"):
+        check(word in head, "README's first %d lines do not mention %r"
+              % (README_FIRST_SCREEN_LINES, word))
+
+
 if __name__ == "__main__":
     run_suite(suite)

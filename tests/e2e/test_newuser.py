@@ -334,6 +334,46 @@ def test_shutdown_save_keeps_log_4_workers(_):
     shutdown_save_and_restart(4)
 
 
+@suite.test(server=False, only="hotpathd")
+def test_shutdown_save_with_failed_log_refused_unless_force(_):
+    """A log that failed (full disk): SHUTDOWN SAVE answers Redis' "Errors
+    trying to SHUTDOWN" and the server goes on; SAVE FORCE stops it."""
+    mnt = tempfile.mkdtemp(prefix="hp-e2e-tmpfs-")
+    # As test_aof.py: 24 MiB holds the first preallocated segment, not the next.
+    rc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", mnt],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+    if rc != 0:
+        os.rmdir(mnt)
+        print("SKIP shutdown_save_with_failed_log: cannot mount a tmpfs (not permitted)")
+        return
+    srv = None
+    try:
+        srv = Server(extra_args=["--appendonly", "yes", "--appendfsync", "everysec",
+                                 "--dir", mnt], workers=1).start()
+        val = "x" * 65536
+        refused = None
+        with srv.conn() as c:
+            for i in range(2000):
+                r = c.call("SET", "big%d" % i, val)
+                if r != b"OK":
+                    refused = r
+                    break
+            check(refused is not None and refused.startswith(b"MISCONF"),
+                  "writes refused once the disk is full: %r" % refused)
+            eq(c.call_raw("SHUTDOWN", "SAVE"), b"-ERR Errors trying to SHUTDOWN. Check logs.\r\n",
+               "SHUTDOWN SAVE with a failed log")
+            eq(c.call("PING"), b"PONG", "still running")
+            c.send("SHUTDOWN", "SAVE", "FORCE")
+            data, closed = c.read_until_close(SHUTDOWN_EXIT_BOUND_S)
+            check(closed and data == b"", "SHUTDOWN SAVE FORCE closes silently (%r)" % data[:200])
+        check(srv.wait(SHUTDOWN_EXIT_BOUND_S) is not None, "exits after SHUTDOWN SAVE FORCE")
+    finally:
+        if srv is not None:
+            srv.stop()
+        subprocess.run(["umount", mnt], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.rmtree(mnt, ignore_errors=True)
+
+
 @suite.test(only="hotpathd")
 def test_shutdown_save_without_log_refused(srv):
     """appendonly no: nothing to save to (no RDB); the server keeps running."""

@@ -47,6 +47,9 @@ static inline struct hp_slice hp_slice_make(const void *p, size_t len)
 #define HP_MAX_SHARDS 64           /* workers == shards; see dataplane/core/worker.h */
 #define HP_NUM_SLOTS 16384         /* Redis Cluster hash slots */
 #define HP_NUM_DBS 16              /* SELECT 0..15, as Redis' default */
-#define HP_MAX_ARGC (1024 * 1024)  /* Redis' multibulk count limit */
+/* Redis 7.0's multibulk count limit (INT_MAX; "*2147483648" is a protocol
+ * error).  The memory a request takes is bounded by client-query-buffer-limit,
+ * which counts the argument table as well as the bytes (core/conn.c). */
+#define HP_MAX_ARGC INT32_MAX
 
 #endif

@@ -24,6 +24,7 @@
 #include "../storage/shard.h"
 #include "config/config.h"
 #include "core/runtime.h"
+#include "net/net.h"
 #include "persist/persist.h"
 #include "udp/udp.h"
 #include "server/server.h"
@@ -129,6 +130,15 @@ static int build_eal_args(const struct hp_config *cfg, int workers, struct eal_a
         if (eal_push(a, tmp))
             return -1;
     }
+    /* The telemetry library announces on stdout, at every start, that it
+     * made no legacy socket; hotpath never uses one.  Only its errors are
+     * worth a line (the telemetry socket itself stays).  It goes before
+     * "*:warning": otherwise that one decides the level of the telemetry
+     * log type, which is registered late (tested: tests/e2e/test_newuser.py). */
+    static const char *const telemetry_opts[] = {"--log-level=lib.telemetry", "--no-telemetry",
+                                                 "--telemetry", NULL};
+    if (!eal_has(a, telemetry_opts) && eal_push(a, "--log-level=lib.telemetry:error"))
+        return -1;
     if (cfg->log_level > LOG_VERBOSE && eal_push(a, "--log-level=*:warning"))
         return -1;
     return 0;
@@ -326,17 +336,28 @@ int main(int argc, char **argv)
         fprintf(stderr, "hotpathd: signalfd: %s\n", strerror(errno));
         return 1;
     }
+    /* Before the EAL: a port in use is the commonest start-up failure and
+     * must read like redis-server's, not like a worker error. */
+    int claim_fd = -1;
+    if (net_port_claim(&cfg, &claim_fd, err, sizeof(err)) != 0) {
+        fprintf(stderr, "hotpathd: %s\n", err);
+        fprintf(stderr, "hotpathd: Failed listening on port %d (tcp), aborting.\n", cfg.port);
+        return 1;
+    }
     struct eal_args ea = {0};
     if (build_eal_args(&cfg, nworkers, &ea, err, sizeof(err)) != 0) {
         fprintf(stderr, "hotpathd: %s\n", err[0] ? err : "EAL arguments too long");
+        net_port_release(claim_fd);
         return 1;
     }
     if (rte_eal_init(ea.argc, ea.argv) < 0) {
         fprintf(stderr, "hotpathd: DPDK EAL initialisation failed: %s\n", rte_strerror(rte_errno));
+        net_port_release(claim_fd);
         return 1;
     }
     int status = run(&cfg, nworkers, sfd);
     close(sfd);
     rte_eal_cleanup();
+    net_port_release(claim_fd);
     return status;
 }

@@ -22,9 +22,10 @@ static const char err_not_int[] = "ERR value is not an integer or out of range";
 static const char err_syntax[] = "ERR syntax error";
 static const char err_oom[] = "OOM command not allowed when used memory > 'maxmemory'.";
 
+/* Every user (EXISTS, TOUCH, TYPE, TTL...) reads: counted as in Redis. */
 static struct entry *lookup(struct exec_ctx *x, struct hp_slice key)
 {
-    return shard_find(exec_shard(x, key), x->db, key, x->now_ms);
+    return exec_find_read(x, exec_shard(x, key), key);
 }
 
 static bool slice_eq(struct hp_slice a, struct hp_slice b)

@@ -28,9 +28,16 @@ static const char err_syntax[] = "ERR syntax error";
 static const char err_oom[] = "OOM command not allowed when used memory > 'maxmemory'.";
 
 
+/* A lookup to change the key (lookupKeyWrite): no keyspace hit/miss. */
 static struct entry *lookup(struct exec_ctx *x, struct shard *s, struct hp_slice key)
 {
     return shard_find(s, x->db, key, x->now_ms);
+}
+
+/* A lookup to read it (lookupKeyRead): counts a keyspace hit or miss. */
+static struct entry *lookup_read(struct exec_ctx *x, struct shard *s, struct hp_slice key)
+{
+    return exec_find_read(x, s, key);
 }
 
 static bool parse_i64(struct hp_slice s, int64_t *out)
@@ -183,7 +190,7 @@ static bool parse_expire(struct exec_ctx *x, struct hp_slice arg, uint32_t flags
 void cmd_get(struct exec_ctx *x)
 {
     struct hp_slice key = x->argv[1];
-    struct entry *e = lookup(x, exec_shard(x, key), key);
+    struct entry *e = lookup_read(x, exec_shard(x, key), key);
     if (e == NULL)
         resp_add_null(x->out, x->proto);
     else if (HP_UNLIKELY(entry_type(e) != OBJ_STRING))
@@ -204,7 +211,8 @@ static void set_with_options(struct exec_ctx *x, struct shard *s)
         return;
     size_t mark = x->out->len;
     bool need_old = a.flags & (SETF_GET | SETF_NX | SETF_XX | SETF_KEEPTTL);
-    struct entry *e = need_old ? lookup(x, s, key) : NULL;
+    struct entry *e = !need_old ? NULL
+                       : (a.flags & SETF_GET) ? lookup_read(x, s, key) : lookup(x, s, key);
     if (a.flags & SETF_GET) {
         if (e != NULL && entry_type(e) != OBJ_STRING) {
             resp_add_error(x->out, err_wrongtype);
@@ -291,7 +299,7 @@ void cmd_getset(struct exec_ctx *x)
     struct hp_slice key = x->argv[1];
     struct shard *s = exec_shard(x, key);
     size_t mark = x->out->len;
-    struct entry *e = lookup(x, s, key);
+    struct entry *e = lookup_read(x, s, key);
     if (e == NULL) {
         resp_add_null(x->out, x->proto);
     } else if (entry_type(e) != OBJ_STRING) {
@@ -310,7 +318,7 @@ void cmd_getdel(struct exec_ctx *x)
 {
     struct hp_slice key = x->argv[1];
     struct shard *s = exec_shard(x, key);
-    struct entry *e = lookup(x, s, key);
+    struct entry *e = lookup_read(x, s, key);
     if (e == NULL) {
         resp_add_null(x->out, x->proto);
         return;
@@ -332,7 +340,7 @@ void cmd_getex(struct exec_ctx *x)
     if (x->argc > 2 && !parse_set_options(x, 2, SETCMD_GETEX, &a))
         return;
     struct shard *s = exec_shard(x, key);
-    struct entry *e = lookup(x, s, key);
+    struct entry *e = lookup_read(x, s, key);
     if (e == NULL) {
         resp_add_null(x->out, x->proto);
         return;
@@ -364,7 +372,7 @@ void cmd_mget(struct exec_ctx *x)
     resp_add_array(x->out, (size_t)(x->argc - 1));
     for (int j = 1; j < x->argc; j++) {
         struct hp_slice key = x->argv[j];
-        struct entry *e = lookup(x, exec_shard(x, key), key);
+        struct entry *e = lookup_read(x, exec_shard(x, key), key);
         if (e == NULL || entry_type(e) != OBJ_STRING)
             resp_add_null(x->out, x->proto);
         else
@@ -468,7 +476,7 @@ void cmd_append(struct exec_ctx *x)
 void cmd_strlen(struct exec_ctx *x)
 {
     struct hp_slice key = x->argv[1];
-    struct entry *e = lookup(x, exec_shard(x, key), key);
+    struct entry *e = lookup_read(x, exec_shard(x, key), key);
     if (e == NULL)
         resp_add_int(x->out, 0);
     else if (entry_type(e) != OBJ_STRING)
@@ -485,7 +493,7 @@ void cmd_getrange(struct exec_ctx *x)
         resp_add_error(x->out, err_not_int);
         return;
     }
-    struct entry *e = lookup(x, exec_shard(x, key), key);
+    struct entry *e = lookup_read(x, exec_shard(x, key), key);
     if (e == NULL) {
         resp_add_bulk(x->out, "", 0);
         return;

@@ -61,6 +61,9 @@ struct exec_ctx {
     const struct hp_slice *argv;
     struct rbuf *out;
     struct exec_changes *chg;      /* NULL: nobody tracks changes (reads, tests) */
+    /* INFO keyspace_hits / keyspace_misses of the executing worker (its
+     * own counters, written only by its thread); NULL: not counted. */
+    uint64_t *keyspace_hits, *keyspace_misses;
 };
 
 /* The handler changed (or may have changed: an attempt that failed
@@ -121,6 +124,21 @@ static inline struct shard *exec_shard(const struct exec_ctx *x, struct hp_slice
     HP_ASSERT(id < x->nshards);
     HP_ASSERT(x->held_mask & (1ull << id));
     return x->shards[id];
+}
+
+/*
+ * A read lookup, like Redis' lookupKeyRead: counts a keyspace hit or miss.
+ * Commands that look a key up to change it (SETNX, INCR, APPEND, EXPIRE,
+ * RENAME...) use shard_find, which counts nothing, as lookupKeyWrite.
+ */
+static inline struct entry *exec_find_read(struct exec_ctx *x, struct shard *s,
+                                           struct hp_slice key)
+{
+    struct entry *e = shard_find(s, x->db, key, x->now_ms);
+    uint64_t *counter = e != NULL ? x->keyspace_hits : x->keyspace_misses;
+    if (counter != NULL)
+        (*counter)++;
+    return e;
 }
 
 typedef void (*exec_fn)(struct exec_ctx *x);

@@ -190,6 +190,13 @@ void conn_close(struct conn *c)
 
 void net_cb_failed(struct conn *c, int err)
 {
+    if (err == 0 && !(c->flags & CONN_PEER_EOF)) {
+        /* Half-close: like redis-server, still run what it sent and send
+         * the replies; conn_flush_one closes once nothing is owed. */
+        c->flags |= CONN_PEER_EOF;
+        conn_mark_dirty(c);
+        return;
+    }
     if (err != 0 && err != ECONNRESET && err != EPIPE)
         log_verbose("client %s: %s", c->addr, strerror(err));
     conn_close(c);
@@ -357,7 +364,11 @@ static int conn_in_append(struct conn *c, const uint8_t *data, size_t len)
     size_t limit = (size_t)CONFIG_RT_GET(rt->cfg, client_query_buffer_limit);
     if (c->in_off > 0 && c->in_off == c->in_len)
         c->in_off = c->in_len = 0;
-    if (c->in_len - c->in_off + len > limit) {
+    /* The argument table of the request being parsed counts too: a
+     * multibulk count may be up to INT_MAX, and its table grows with the
+     * arguments that arrive (16 bytes each, for as few as 6 bytes of input). */
+    size_t argv_bytes = (size_t)c->parser.argv_cap * sizeof(*c->parser.argv);
+    if (c->in_len - c->in_off + len + argv_bytes > limit) {
         log_warning("closing client %s: query buffer over client-query-buffer-limit", c->addr);
         return -1;
     }
@@ -437,6 +448,8 @@ void conn_retry_stalled(struct worker *w)
         c->stalled = false;
         if (!(c->flags & CONN_CLOSED))
             conn_process_in(c);
+        if ((c->flags & (CONN_PEER_EOF | CONN_CLOSED)) == CONN_PEER_EOF && !c->stalled)
+            conn_mark_dirty(c); /* its input is done: let conn_flush_one close it */
         conn_maybe_free(c);
     }
 }
@@ -519,6 +532,15 @@ static bool conn_output_idle(const struct conn *c)
            c->slots_head == NULL;
 }
 
+/* Whether a conn whose peer half-closed is done: every request it sent has
+ * run (a stalled one waits on the stalled list; an incomplete tail in c->in
+ * can never complete) and every reply is out. */
+static bool conn_eof_done(const struct conn *c)
+{
+    HP_ASSERT(c->flags & CONN_PEER_EOF);
+    return !c->stalled && !conn_ops_active(c) && c->pending == 0 && conn_output_idle(c);
+}
+
 void net_cb_sent(struct conn *c, size_t n)
 {
     struct worker *w = c->worker;
@@ -563,6 +585,8 @@ static void conn_flush_one(struct conn *c)
     }
     if ((c->flags & CONN_CLOSE_AFTER_REPLY) && conn_output_idle(c) && c->pending == 0 &&
         !conn_ops_active(c))
+        conn_close(c);
+    else if ((c->flags & CONN_PEER_EOF) && !(c->flags & CONN_CLOSED) && conn_eof_done(c))
         conn_close(c);
 }
 

@@ -37,6 +37,8 @@ void exec_ctx_init(struct exec_ctx *x, struct worker *w, uint32_t home, uint64_t
     x->argv = argv;
     x->out = out;
     x->chg = NULL;
+    x->keyspace_hits = &w->stats.keyspace_hits;
+    x->keyspace_misses = &w->stats.keyspace_misses;
 }
 
 uint64_t dispatch_key_mask(struct worker *w, const struct cmd_spec *spec, int argc,

@@ -29,6 +29,7 @@ enum {
     CONN_CLOSE_AFTER_REPLY = 1u << 0, /* QUIT, protocol error: close once flushed */
     CONN_CLOSE_ASAP = 1u << 1,        /* CLIENT KILL, output limit: close now */
     CONN_CLOSED = 1u << 2,            /* socket gone; waiting for outstanding replies */
+    CONN_PEER_EOF = 1u << 3,          /* peer half-closed: finish what it sent, reply, close */
 };
 
 struct conn {

@@ -40,13 +40,33 @@ struct conn *net_cb_accepted(struct worker *w, int fd);
 void net_cb_received(struct conn *c, const uint8_t *data, size_t len);
 /* The in-flight send finished; n bytes were written (0 < n <= len). */
 void net_cb_sent(struct conn *c, size_t n);
-/* Peer closed or an error occurred (err = 0 for EOF, else errno); the runtime
- * will call net_close. */
+/*
+ * err = 0: EOF, the peer shut down its sending side (shutdown(SHUT_WR) or
+ * close).  Nothing more is received, but the conn stays usable for sends:
+ * the runtime sends the replies it still owes, then calls net_close.  An
+ * error may still follow (err != 0), e.g. when those sends fail.
+ * err != 0 (an errno): the connection is dead; nothing more is reported
+ * but net_cb_closed, and the runtime will call net_close.
+ * Each kind is reported at most once per connection.
+ */
 void net_cb_failed(struct conn *c, int err);
 /* The conn's fd is closed and no operation references it any more. */
 void net_cb_closed(struct conn *c);
 /* The worker's wake-up eventfd fired (another worker queued work for it). */
 void net_cb_woken(struct worker *w);
+
+/* ---- process-wide, before any worker listens (net_claim.c) ------------ */
+/*
+ * Fail when cfg->port is already served on any of cfg->bind (a listener
+ * of another process: redis-server, another hotpathd), like redis-server's
+ * "Could not create server TCP listening socket ...: bind: Address already
+ * in use"; else claim the port for this process until net_port_release (or
+ * exit), so that no second hotpathd joins the workers' SO_REUSEPORT group.
+ * *claim_fd is -1 when there is nothing to claim (port 0).  Returns 0, or
+ * -1 with the reason in err.
+ */
+int net_port_claim(const struct hp_config *cfg, int *claim_fd, char *err, size_t errlen);
+void net_port_release(int claim_fd);
 
 /* ---- implemented by the backends -------------------------------------- */
 /*

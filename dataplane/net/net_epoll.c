@@ -43,38 +43,12 @@ int64_t net_now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* Parse a bind address (see net_internal.h) into ss. */
-static int listen_parse_addr(const char *addr, int port, struct sockaddr_storage *ss,
-                             socklen_t *len)
-{
-    memset(ss, 0, sizeof(*ss));
-    struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
-    if (strcmp(addr, "*") == 0 || inet_pton(AF_INET, addr, &a4->sin_addr) == 1) {
-        if (strcmp(addr, "*") == 0)
-            a4->sin_addr.s_addr = htonl(INADDR_ANY);
-        a4->sin_family = AF_INET;
-        a4->sin_port = htons((uint16_t)port);
-        *len = sizeof(*a4);
-        return 0;
-    }
-    if (strcmp(addr, "::*") == 0 || inet_pton(AF_INET6, addr, &a6->sin6_addr) == 1) {
-        if (strcmp(addr, "::*") == 0)
-            a6->sin6_addr = in6addr_any;
-        a6->sin6_family = AF_INET6;
-        a6->sin6_port = htons((uint16_t)port);
-        *len = sizeof(*a6);
-        return 0;
-    }
-    return -1;
-}
-
 /* Returns the listening fd, or -errno (err filled unless optional applies). */
 static int listen_one(const char *addr, int port, int backlog, char *err, size_t errlen)
 {
     struct sockaddr_storage ss;
     socklen_t sslen;
-    if (listen_parse_addr(addr, port, &ss, &sslen) != 0) {
+    if (net_listen_parse_addr(addr, port, &ss, &sslen) != 0) {
         snprintf(err, errlen, "bad bind address '%s': not an IPv4 or IPv6 address", addr);
         return -EINVAL;
     }
@@ -214,6 +188,7 @@ enum {
     EC_SEND_DONE = 1u << 5,    /* result in sent / send_err, to report */
     EC_FAIL_PENDING = 1u << 6, /* an error to report (fail_err) */
     EC_READY = 1u << 7,        /* on the ready queue */
+    EC_EOF = 1u << 8,          /* the peer half-closed: no EPOLLIN any more, sends go on */
 };
 
 struct epl_conn {
@@ -284,7 +259,8 @@ static int epl_update_events(struct net_epoll *n, struct epl_conn *e)
         return epoll_ctl(n->epfd, EPOLL_CTL_DEL, e->fd, NULL) == 0 ? 0 : -errno;
     }
     HP_ASSERT(e->registered);
-    uint32_t want = (e->flags & EC_PAUSED ? 0 : EPOLLIN) | (e->flags & EC_SEND_WAIT ? EPOLLOUT : 0);
+    uint32_t want = (e->flags & (EC_PAUSED | EC_EOF) ? 0 : EPOLLIN) |
+                    (e->flags & EC_SEND_WAIT ? EPOLLOUT : 0);
     if (e->events == want)
         return 0;
     struct epoll_event ev = {.events = want, .data.u64 = epl_tag(e, EPL_TAG_CONN)};
@@ -294,11 +270,14 @@ static int epl_update_events(struct net_epoll *n, struct epl_conn *e)
     return 0;
 }
 
-/* Report err (0 = EOF) once; the runtime answers with net_close. */
+/* Report err once; the runtime answers with net_close.  0 is reserved for
+ * EOF (epl_eof): a dead socket that shows no error reads as EPIPE. */
 static void epl_fail(struct net_epoll *n, struct epl_conn *e, int err)
 {
     if (e->flags & (EC_CLOSING | EC_FAILED))
         return;
+    if (err == 0)
+        err = EPIPE;
     e->flags |= EC_FAILED;
     /* Leaving the epoll set cannot meaningfully fail for a live fd; if it
      * does, the conn is closed right after anyway. */
@@ -306,6 +285,23 @@ static void epl_fail(struct net_epoll *n, struct epl_conn *e, int err)
     if (rc != 0)
         log_debug("epoll: removing a failed connection: %s", strerror(-rc));
     net_cb_failed(e->c, err);
+}
+
+/* The peer shut down its sending side (or closed).  Reported once as
+ * net_cb_failed(c, 0); the conn stays registered (for EPOLLOUT, and for
+ * EPOLLERR/EPOLLHUP if the peer goes away entirely) so that the replies
+ * to what it sent before the FIN still go out, as with redis-server. */
+static void epl_eof(struct net_epoll *n, struct epl_conn *e)
+{
+    if (e->flags & (EC_CLOSING | EC_FAILED | EC_EOF))
+        return;
+    e->flags |= EC_EOF;
+    int rc = epl_update_events(n, e); /* stop EPOLLIN: it stays readable forever */
+    if (rc != 0) {
+        epl_fail(n, e, -rc);
+        return;
+    }
+    net_cb_failed(e->c, 0);
 }
 
 static void epl_try_send(struct net_epoll *n, struct epl_conn *e)
@@ -353,7 +349,7 @@ static void epl_recv(struct net_epoll *n, struct epl_conn *e)
     if (r > 0)
         net_cb_received(e->c, n->rbuf, (size_t)r);
     else if (r == 0)
-        epl_fail(n, e, 0);
+        epl_eof(n, e);
     else if (errno != EAGAIN && errno != EWOULDBLOCK)
         epl_fail(n, e, errno);
 }
@@ -375,10 +371,10 @@ static void epl_conn_event(struct net_epoll *n, struct epl_conn *e, uint32_t ev)
         epl_try_send(n, e);
     if (!(ev & (EPOLLIN | EPOLLERR | EPOLLHUP)))
         return;
-    if (!(e->flags & EC_PAUSED)) {
+    if (!(e->flags & (EC_PAUSED | EC_EOF))) {
         epl_recv(n, e);
     } else if (ev & (EPOLLERR | EPOLLHUP)) {
-        /* Paused but the connection is dead: nothing can be sent either. */
+        /* Paused or half-closed, and now dead: nothing can be sent either. */
         epl_fail(n, e, epl_sock_error(e->fd));
     }
 }

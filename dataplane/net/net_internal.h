@@ -13,6 +13,8 @@
 
 #include "net.h"
 
+#include <sys/socket.h>
+
 #define NET_MAX_LISTENERS (CONFIG_MAX_BIND * 2) /* "*" may expand to IPv4 + IPv6 */
 #define NET_DEFAULT_BACKLOG 511
 /* accept() out of descriptors or memory: stop accepting this long instead
@@ -58,6 +60,10 @@ int64_t net_now_us(void);
 int net_listen_open(const struct hp_config *cfg, int *fds, int max, int *count,
                     char *err, size_t errlen);
 void net_listen_close(int *fds, int count);
+/* Parse one bind address (without the '-' prefix) and port into ss.
+ * Returns 0, or -1 when it is no address of the forms above. */
+int net_listen_parse_addr(const char *addr, int port, struct sockaddr_storage *ss,
+                          socklen_t *len);
 /* A freshly accepted socket (accepted with SOCK_NONBLOCK | SOCK_CLOEXEC):
  * sets TCP_NODELAY.  Returns 0 or -errno. */
 int net_conn_setup(int fd);

@@ -73,6 +73,7 @@ enum {
     UC_CLOSING = 1u << 4,        /* net_close called */
     UC_FAILED = 1u << 5,         /* net_cb_failed delivered */
     UC_FINISHING = 1u << 6,      /* on the finish list: close fd, net_cb_closed */
+    UC_EOF = 1u << 7,            /* the peer half-closed: no recv any more, sends go on */
 };
 
 struct ur_conn {
@@ -254,16 +255,28 @@ static bool uring_conn_live(const struct net_uring *n, const struct ur_conn *u)
 
 static void uring_conn_maybe_rearm_recv(struct net_uring *n, struct ur_conn *u)
 {
-    if (!(u->flags & (UC_RECV_ARMED | UC_PAUSED)) && uring_conn_live(n, u))
+    if (!(u->flags & (UC_RECV_ARMED | UC_PAUSED | UC_EOF)) && uring_conn_live(n, u))
         uring_conn_arm_recv(n, u);
 }
 
 static void uring_conn_fail(struct net_uring *n, struct ur_conn *u, int err)
 {
+    HP_ASSERT(err != 0); /* 0 means EOF, which is uring_conn_eof */
     if (!uring_conn_live(n, u))
         return;
     u->flags |= UC_FAILED;
     net_cb_failed(u->c, err);
+}
+
+/* The peer shut down its sending side (or closed).  Reported once as
+ * net_cb_failed(c, 0); the conn stays live for sends so that the replies
+ * to what it sent before the FIN still go out (as with redis-server). */
+static void uring_conn_eof(struct net_uring *n, struct ur_conn *u)
+{
+    if (!uring_conn_live(n, u) || (u->flags & UC_EOF))
+        return;
+    u->flags |= UC_EOF;
+    net_cb_failed(u->c, 0);
 }
 
 /* Queue the close once nothing references the conn any more. */
@@ -335,7 +348,7 @@ static void uring_on_recv(struct net_uring *n, struct ur_conn *u, int res, unsig
         if (uring_conn_live(n, u))
             net_cb_received(u->c, data, (size_t)res);
     } else if (res == 0) {
-        uring_conn_fail(n, u, 0);
+        uring_conn_eof(n, u);
     } else if (res == -EINVAL && n->recv_multishot && !n->recv_multishot_seen) {
         n->recv_multishot = false;
         log_verbose("io_uring: multishot recv unsupported, using single-shot");

@@ -42,6 +42,41 @@ static void config_get_one(void *arg, const char *name, const char *value)
     g->pairs++;
 }
 
+/*
+ * Redis settings hotpath does not have yet, answered by CONFIG GET with the
+ * value that describes what hotpath does (tools such as redis-benchmark
+ * read `save` and `appendonly` and give up without them).  They are not
+ * directives: a config file or CONFIG SET naming them is refused, since
+ * hotpath cannot honour any other value.  A setting that becomes real moves
+ * to config.c's directive table and leaves this one.  Write-once table.
+ */
+static const struct {
+    const char *name;
+    const char *value;
+} config_absent[] = {
+    {"save", ""},                     /* no RDB snapshots: persistence is the AOF only */
+    {"requirepass", ""},              /* no AUTH */
+    {"maxmemory", "0"},               /* no memory limit */
+    {"maxmemory-policy", "noeviction"}, /* nothing is evicted; allocation failure = OOM error */
+    {"maxmemory-samples", "5"},       /* Redis' default; unused without eviction */
+};
+
+static void config_absent_match(const char *pattern, struct config_get_ctx *g)
+{
+    bool plain = strpbrk(pattern, "[*?") == NULL;
+    for (size_t i = 0; i < HP_ARRAY_LEN(config_absent); i++) {
+        const char *name = config_absent[i].name;
+        if (plain) {
+            /* As config_foreach_match: the name as the caller spelled it. */
+            if (strcasecmp(pattern, name) == 0)
+                config_get_one(g, pattern, config_absent[i].value);
+        } else if (glob_match((const uint8_t *)pattern, strlen(pattern), (const uint8_t *)name,
+                              strlen(name), true)) {
+            config_get_one(g, name, config_absent[i].value);
+        }
+    }
+}
+
 static void config_get(struct client_ctx *c)
 {
     const struct hp_config *cfg = worker_config(c->worker);
@@ -56,6 +91,7 @@ static void config_get(struct client_ctx *c)
         }
         g.nearlier = i - 2;
         config_foreach_match(cfg, pattern, config_get_one, &g);
+        config_absent_match(pattern, &g);
         free(pattern);
     }
     if (oom || g.tmp.overflow) {

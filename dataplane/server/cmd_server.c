@@ -201,9 +201,25 @@ void cmd_shutdown(struct client_ctx *c)
         resp_add_error(c->out, "ERR No shutdown in progress.");
         return;
     }
+    /* Every graceful stop writes and fsyncs the whole append-only log
+     * before exit (persist_stop), as Redis flushes its AOF; SAVE asks for
+     * that explicitly, so it is refused only where it cannot be done:
+     * with no log (hotpath has no RDB snapshots), or a log that already
+     * failed (Redis' failed final save), unless FORCE. */
     if (save) {
-        resp_add_error(c->out, "ERR SHUTDOWN SAVE is not supported: hotpath has no persistence");
-        return;
+        struct persist_info pi;
+        persist_get_info(c->worker->rt, &pi);
+        if (!pi.enabled) {
+            resp_add_error(c->out, "ERR SHUTDOWN SAVE: nothing to save to: hotpath has no RDB "
+                                   "snapshots and appendonly is no");
+            return;
+        }
+        if (pi.error != 0 && !force) {
+            log_warning("SHUTDOWN SAVE refused: the append-only log failed (%s); use "
+                        "SHUTDOWN SAVE FORCE to stop anyway", strerror(pi.error));
+            resp_add_error(c->out, "ERR Errors trying to SHUTDOWN. Check logs.");
+            return;
+        }
     }
     log_verbose("SHUTDOWN from client id %llu (%s)", (unsigned long long)c->conn->id,
                c->conn->addr);

@@ -297,7 +297,7 @@ static void test_errors(void)
         {"*1x\r\n", 0, "Protocol error: invalid multibulk length"},
         {"* 1\r\n", 0, "Protocol error: invalid multibulk length"},
         {"*99999999999999999999999\r\n", 0, "Protocol error: invalid multibulk length"},
-        {"*1048577\r\n", 0, "Protocol error: invalid multibulk length"},
+        /* Counts up to INT_MAX are valid, as in Redis 7.0 (see test_large_count). */
         {"*2147483648\r\n", 0, "Protocol error: invalid multibulk length"},
         {"*1\r\n$abc\r\n", 0, "Protocol error: invalid bulk length"},
         {"*1\r\n$-1\r\n", 0, "Protocol error: invalid bulk length"},
@@ -434,6 +434,35 @@ static void test_inline_byte_by_byte(void)
     CU_ASSERT(elapsed_s(t0) < 2.0);
     resp_parser_free(&p);
     free(b);
+}
+
+/* Redis 7.0 accepts multibulk counts up to INT_MAX: a count past the old
+ * 1024 * 1024 limit parses, and INT_MAX waits for its arguments. */
+static void test_large_count(void)
+{
+    struct resp_parser p;
+    CU_ASSERT_EQUAL_FATAL(resp_parser_init(&p, RESP_DEFAULT_MAX_BULK, HP_MAX_ARGC), 0);
+    const int n = 1048577;
+    size_t len = 16 + (size_t)n * 7;
+    uint8_t *buf = malloc(len);
+    CU_ASSERT_FATAL(buf != NULL);
+    size_t off = (size_t)snprintf((char *)buf, len, "*%d\r\n", n);
+    for (int i = 0; i < n; i++, off += 7)
+        memcpy(buf + off, "$1\r\nx\r\n", 7);
+    size_t used = 0;
+    CU_ASSERT_EQUAL(resp_parse(&p, buf, off, &used), RESP_PARSE_OK);
+    CU_ASSERT_EQUAL(used, off);
+    CU_ASSERT_EQUAL(p.argc, n);
+    resp_parser_reset(&p);
+    static const char most[] = "*2147483647\r\n$1\r\nx\r\n";
+    CU_ASSERT_EQUAL(resp_parse(&p, (const uint8_t *)most, sizeof(most) - 1, &used),
+                    RESP_PARSE_NEED_MORE);
+    resp_parser_reset(&p);
+    static const char over[] = "*2147483648\r\n";
+    CU_ASSERT_EQUAL(resp_parse(&p, (const uint8_t *)over, sizeof(over) - 1, &used),
+                    RESP_PARSE_ERROR);
+    free(buf);
+    resp_parser_free(&p);
 }
 
 static void test_limits(void)
@@ -820,6 +849,7 @@ static CU_TestInfo parser_tests[] = {
     {"too big inline / mbulk / bulk count lines", test_too_big_lines},
     {"64 KiB inline line byte by byte", test_inline_byte_by_byte},
     {"max_bulk and max_argc limits", test_limits},
+    {"multibulk counts up to INT_MAX", test_large_count},
     {"inline quoting and escapes (sdssplitargs)", test_inline_quoting},
     {"1 MiB bulk in ~1000 pieces and byte by byte", test_big_bulk_pieces},
     CU_TEST_INFO_NULL,

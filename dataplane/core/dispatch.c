@@ -137,14 +137,6 @@ static enum dispatch_rc run_multi(struct conn *c, const struct cmd_spec *spec, u
      * order against); and for its broadcasts, likewise. */
     if (c->pending > 0 || c->bcasts > 0 || !xop_room(w) || xmsg_available(w) == 0)
         return DISPATCH_STALL;
-    /* With the log on, a write also waits for this connection's earlier
-     * ops to run and (c->pending: held replies) to be durable, as before
-     * ops could be in flight together: one write's records go to several
-     * shards' logs, and until they are logged as one group a crash could
-     * keep half of a later write on top of an earlier one
-     * (tests/e2e/test_crash_group.py). */
-    if (w->rt->persist != NULL && (spec->flags & CMD_WRITE) && c->xops > 0)
-        return DISPATCH_STALL;
     struct xmsg *args = xmsg_alloc(w);
     HP_ASSERT(args != NULL);
     if (xmsg_copy_args(args, argc, argv) != 0) {
@@ -165,8 +157,6 @@ static enum dispatch_rc run_multi(struct conn *c, const struct cmd_spec *spec, u
     op->db = c->db;
     op->proto = c->proto;
     op->args = args;
-    /* With the log on, a write gets a round of its own (xgrant.h). */
-    op->solo = w->rt->persist != NULL && (spec->flags & CMD_WRITE);
     c->xops++;
     xop_submit(w, op, mask, xop_body_command, NULL);
     return DISPATCH_DONE;

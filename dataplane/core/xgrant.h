@@ -14,10 +14,8 @@
  * waits for the next round, which takes every queued op at once.
  *
  * A *solo* op has a round to itself: it joins none and none joins its.
- * With the append-only log on, multi-shard writes are solo, as before ops
- * could share a round: until a write's records on several shards are
- * logged as one group, a burst of them widens the window in which a crash
- * keeps one shard's half (docs/AOF.md section 16).
+ * Nothing sets it today (multi-shard writes share rounds: their records are
+ * logged as one group each); it is there for bodies that must run alone.
  */
 #ifndef HP_XGRANT_H
 #define HP_XGRANT_H

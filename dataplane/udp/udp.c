@@ -727,9 +727,6 @@ static void multi_kick(struct worker *w)
         u->nmulti--;
         u->nmulti_ops++;
         op->proto = 2;
-        /* With the log on a datagram may write: a round of its own, as a
-         * TCP multi-shard write (core/xgrant.h). */
-        op->solo = w->rt->persist != NULL;
         xop_submit(w, op, pkt_ctx(m)->need, multi_body, m);
     }
 }

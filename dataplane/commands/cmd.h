@@ -221,6 +221,22 @@ struct cmd_key_ranges {
 enum cmd_keys_rc cmd_keys_find(const struct cmd_spec *s, int argc, const struct hp_slice *argv,
                                bool with_not_keys, struct cmd_key_ranges *out);
 
+/* The fast path of cmd_keys_find for the commonest shape, one spec naming
+ * one key at a fixed index (GET, SET, INCR, EXPIRE...): that index when
+ * the spec has this shape and argc reaches it (cmd_keys_find would answer
+ * exactly that one key), else 0 (use cmd_keys_find). */
+static inline int cmd_keys_single(const struct cmd_spec *s, int argc)
+{
+    if (s->nkey_specs != 1)
+        return 0;
+    const struct cmd_key_spec *ks = &s->key_specs[0];
+    if (ks->begin != CMD_KS_BEGIN_INDEX || ks->find != CMD_KS_FIND_RANGE ||
+        ks->fk.range.lastkey != 0)
+        return 0;
+    int i = ks->bs.index;
+    return i >= 1 && i < argc ? i : 0;
+}
+
 struct cmd_key_ref {
     int pos;        /* argv index */
     uint32_t flags; /* CMD_KEY_* */

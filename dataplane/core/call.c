@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <rte_cycles.h>
+
 #include "../../common/clock.h"
 #include "../../common/resp.h"
 #include "runtime.h"
@@ -42,7 +44,7 @@ struct call_env *call_env_new(struct worker *w)
     if (env == NULL)
         return NULL;
     size_t n = 0;
-    (void)cmd_table(&n);
+    env->table = cmd_table(&n);
     /* The client part of the table may still be registered later: room
      * for all of it. */
     n += CMD_CLIENT_MAX;
@@ -71,11 +73,8 @@ static struct cmdstat *call_stat(struct call_env *env, const struct cmd_spec *sp
 {
     if (env == NULL || env->stats == NULL)
         return NULL;
-    size_t n = 0;
-    const struct cmd_spec *t = cmd_table(&n);
-    HP_ASSERT(spec >= t);
-    size_t ix = (size_t)(spec - t);
-    HP_ASSERT(ix < n);
+    HP_ASSERT(spec >= env->table);
+    size_t ix = (size_t)(spec - env->table);
     HP_ASSERT(ix < env->nstats);
     return &env->stats[ix];
 }
@@ -94,14 +93,14 @@ void call_count_rejected(struct call_env *env, const struct cmd_spec *spec)
         stat_add(&st->rejected_calls, 1);
 }
 
-void call_count_client(struct call_env *env, const struct cmd_spec *spec, uint64_t usec,
+void call_count_client(struct call_env *env, const struct cmd_spec *spec, uint64_t cycles,
                        bool failed)
 {
     struct cmdstat *st = call_stat(env, spec);
     if (st == NULL)
         return;
     stat_add(&st->calls, 1);
-    stat_add(&st->usec, usec);
+    stat_add(&st->cycles, cycles);
     stat_add(&st->failed_calls, failed);
 }
 
@@ -117,20 +116,21 @@ void call_info_commandstats(const struct runtime *rt, struct rbuf *b)
             HP_ASSERT(i < env->nstats);
             const struct cmdstat *st = &env->stats[i];
             sum.calls += __atomic_load_n(&st->calls, __ATOMIC_RELAXED);
-            sum.usec += __atomic_load_n(&st->usec, __ATOMIC_RELAXED);
+            sum.cycles += __atomic_load_n(&st->cycles, __ATOMIC_RELAXED);
             sum.rejected_calls += __atomic_load_n(&st->rejected_calls, __ATOMIC_RELAXED);
             sum.failed_calls += __atomic_load_n(&st->failed_calls, __ATOMIC_RELAXED);
         }
         /* Redis lists a command once it was called or refused. */
         if (sum.calls == 0 && sum.rejected_calls == 0 && sum.failed_calls == 0)
             continue;
+        double usec = (double)sum.cycles * 1e6 / (double)rte_get_tsc_hz();
         char line[256];
         int len = snprintf(line, sizeof(line),
                            "cmdstat_%s:calls=%llu,usec=%llu,usec_per_call=%.2f,"
                            "rejected_calls=%llu,failed_calls=%llu\r\n",
                            t[i].name, (unsigned long long)sum.calls,
-                           (unsigned long long)sum.usec,
-                           sum.calls ? (double)sum.usec / (double)sum.calls : 0.0,
+                           (unsigned long long)usec,
+                           sum.calls ? usec / (double)sum.calls : 0.0,
                            (unsigned long long)sum.rejected_calls,
                            (unsigned long long)sum.failed_calls);
         HP_ASSERT(len > 0 && (size_t)len < sizeof(line));
@@ -185,9 +185,10 @@ enum call_rc call_exec(struct call_env *env, const struct cmd_spec *spec, struct
         }
     }
     struct exec_changes *chg = &env->chg;
-    exec_changes_reset(chg);
+    if (write)
+        exec_changes_reset(chg);   /* reads report nothing: x->chg NULL */
     x->chg = write ? chg : NULL;
-    uint64_t t0 = replay ? 0 : clock_mono_ns();
+    uint64_t t0 = replay ? 0 : rte_rdtsc();
     spec->exec(x);
     /* Logged by what changed, also when the reply is an error: an MSET
      * out of memory part-way keeps the pairs it set. */
@@ -198,7 +199,7 @@ enum call_rc call_exec(struct call_env *env, const struct cmd_spec *spec, struct
         if (write && (chg->n > 0 || chg->overflow || chg->flushed_all || chg->flushed_dbs))
             for (uint32_t i = 0; i < o->n; i++)
                 o->o[i].fn(o->o[i].arg, w, spec, x);
-        call_count_client(env, spec, (clock_mono_ns() - t0) / 1000,
+        call_count_client(env, spec, rte_rdtsc() - t0,
                           reply_is_error(x->out, before));
     }
     x->chg = NULL;

@@ -77,7 +77,10 @@ enum {
 /* INFO commandstats, Redis 7.0's fields; per worker, summed by INFO. */
 struct cmdstat {
     uint64_t calls;
-    uint64_t usec;
+    /* Time in TSC cycles (rte_rdtsc: a GET takes well under a microsecond,
+     * and two clock_gettime calls per command cost more than the GET's
+     * index lookup); INFO converts to Redis' usec. */
+    uint64_t cycles;
     uint64_t rejected_calls; /* refused before running (arity, MISCONF, too large, backlog) */
     uint64_t failed_calls;   /* ran and replied an error */
 };
@@ -108,6 +111,7 @@ int call_observer_add(struct runtime *rt, call_observer_fn fn, void *arg);
 struct call_env {
     struct worker *w;          /* NULL for recovery */
     struct cmdstat *stats;     /* [nstats], by index in cmd_table(); NULL: not counted */
+    const struct cmd_spec *table; /* cmd_table()'s base (fixed; the client part fills in later) */
     size_t nstats;
     struct exec_changes chg;   /* the running execution's changes */
     struct xmsg *parked_head, *parked_tail;
@@ -128,7 +132,7 @@ enum call_rc call_exec(struct call_env *env, const struct cmd_spec *spec, struct
 void call_count_rejected(struct call_env *env, const struct cmd_spec *spec);
 /* Count a client command (PING, INFO...), timed by the caller (also what
  * call_exec counts an execution with). */
-void call_count_client(struct call_env *env, const struct cmd_spec *spec, uint64_t usec,
+void call_count_client(struct call_env *env, const struct cmd_spec *spec, uint64_t cycles,
                        bool failed);
 
 /* ---- the sites -------------------------------------------------------------- */

@@ -13,6 +13,7 @@
 #include "runtime.h"
 
 #include <errno.h>
+#include <rte_cycles.h>
 #include <string.h>
 
 #include "../../common/clock.h"
@@ -48,12 +49,17 @@ uint64_t dispatch_key_mask(struct worker *w, const struct cmd_spec *spec, int ar
      * error: no keys, so it runs on the connection's worker and its
      * handler replies the error (Redis Cluster routes such a command the
      * same way).  NOT_KEY specs name what routes like a key. */
+    const uint16_t *map = w->rt->slot_to_shard;
+    /* Most commands name one key at a fixed position (GET, SET, INCR...):
+     * the same answer as cmd_keys_find, without walking the spec. */
+    int k = cmd_keys_single(spec, argc);
+    if (k > 0)
+        return w->rt->nworkers == 1 ? 1 : 1ull << map[slot_of_key(argv[k].ptr, argv[k].len)];
     struct cmd_key_ranges kr;
     if (cmd_keys_find(spec, argc, argv, true, &kr) != CMD_KEYS_OK || kr.nkeys == 0)
         return 0;
     if (w->rt->nworkers == 1)
         return 1; /* the only shard; no slot to compute */
-    const uint16_t *map = w->rt->slot_to_shard;
     uint64_t mask = 0;
     for (int j = 0; j < kr.n; j++)
         for (int i = kr.r[j].first; i <= kr.r[j].last; i += kr.r[j].step)
@@ -239,11 +245,11 @@ static enum dispatch_rc dispatch_client(struct conn *c, const struct cmd_spec *s
         .now_ms = w->now_ms,
     };
     size_t before = cc.out->len;
-    uint64_t t0 = clock_mono_ns();
+    uint64_t t0 = rte_rdtsc();
     spec->client(&cc);
     /* A broadcast's reply comes later, in its own slot: not an error here. */
     bool failed = cc.out->len > before && cc.out->data[before] == '-';
-    call_count_client(w->call, spec, (clock_mono_ns() - t0) / 1000, failed);
+    call_count_client(w->call, spec, rte_rdtsc() - t0, failed);
     return DISPATCH_DONE;
 }
 

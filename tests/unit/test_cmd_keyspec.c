@@ -381,6 +381,37 @@ static void test_range_errors_and_capacity(void)
     CU_ASSERT_EQUAL(n, 0);
 }
 
+/* cmd_keys_single (the dispatcher's fast path) answers exactly what
+ * cmd_keys_find answers, for every command of the table and every argc. */
+static void test_single_fast_path(void)
+{
+    size_t n = 0;
+    const struct cmd_spec *t = cmd_table(&n);
+    struct hp_slice argv[8];
+    for (int i = 0; i < 8; i++)
+        argv[i] = hp_slice_make("k", 1);
+    size_t fast = 0;
+    for (size_t i = 0; i < n; i++) {
+        for (int argc = 1; argc <= 8; argc++) {
+            int k = cmd_keys_single(&t[i], argc);
+            if (k == 0)
+                continue;
+            fast++;
+            struct cmd_key_ranges kr;
+            CU_ASSERT_EQUAL_FATAL(cmd_keys_find(&t[i], argc, argv, true, &kr), CMD_KEYS_OK);
+            CU_ASSERT_EQUAL(kr.n, 1);
+            CU_ASSERT_EQUAL(kr.nkeys, 1);
+            CU_ASSERT_EQUAL(kr.r[0].first, k);
+            CU_ASSERT_EQUAL(kr.r[0].last, k);
+        }
+    }
+    /* GET, SET, INCR... take it: the test is not vacuous. */
+    CU_ASSERT(fast > 20);
+    CU_ASSERT_EQUAL(cmd_keys_single(lookup("get"), 2), 1);
+    CU_ASSERT_EQUAL(cmd_keys_single(lookup("mset"), 3), 0);
+    CU_ASSERT_EQUAL(cmd_keys_single(lookup("ping"), 1), 0);
+}
+
 /* The client part of the table (PING, COMMAND, ...) is registered once,
  * before any test looks a command up. */
 static int keyspec_suite_init(void)
@@ -389,6 +420,7 @@ static int keyspec_suite_init(void)
 }
 
 static CU_TestInfo keyspec_tests[] = {
+    {"cmd_keys_single agrees with cmd_keys_find", test_single_fast_path},
     {"table specs match the legacy ranges", test_table_specs_consistent},
     {"table key positions and flags", test_table_positions},
     {"docs: every command, key args name key specs", test_docs_table},

@@ -7,12 +7,12 @@
  *   udp_held.c (durable replies), udp_session.c (sessions, cookies),
  *   udp_tx.c (TX), udp_poll.c (loop hooks, RX interrupts), udp_stats.c.
  *
- * The datapath: RX burst -> pkt_parse (headers, checksums, lengths) -> ARP / ICMP echo
- * answered in place -> hpproto_decode -> client subnet -> cookie -> find the
- * owner shard (scan the RESP in the mbuf) -> hand the mbuf over if the owner
- * is another worker -> on the owner: session, id window, full parse,
- * execute, keep the reply, send it (the request mbuf is reused for the first
- * fragment when it is one segment) -> TX burst.
+ * The datapath: RX burst -> pkt_parse (headers, checksums, lengths) ->
+ * ARP / ICMP echo answered in place -> hpproto_decode -> client subnet ->
+ * cookie -> find the owner shard (scan the RESP in the mbuf) -> hand the
+ * mbuf over if the owner is another worker -> on the owner: session, id
+ * window, full parse, execute, keep the reply, send it (the request mbuf is
+ * reused for the first fragment when it is one segment) -> TX burst.
  *
  * Zero copy: a single-segment request is parsed in place (argv slices point
  * into the mbuf).  Multi-segment requests are linearised into a bounded
@@ -20,7 +20,6 @@
  * rbuf (they are shared with TCP), so a reply is copied once, into its TX
  * mbufs; the same rbuf bytes become the kept reply for retransmissions.
  */
-
 #include "udp_internal.h"
 
 size_t udp_mbuf_priv_size(void) { return sizeof(struct udp_pkt); }

@@ -96,7 +96,7 @@ void udp_held_release(struct worker *w)
     HP_ASSERT(u->held_bytes >= hd->len);
     u->held_bytes -= hd->len;
     uint32_t si = udp_sess_find(u, hd->ctx.info.src_ip, hd->ctx.info.src_port,
-                            hd->ctx.hdr.session_id);
+                                hd->ctx.hdr.session_id);
     if (si != UDP_NONE)
         udp_sess_keep(u, &u->sess[si], hd->ctx.hdr.request_id, hd->data, hd->len);
     struct rte_mbuf *none = NULL;

@@ -180,9 +180,9 @@ static void rx_request(struct worker *w, uint32_t pi, struct rte_mbuf *m, struct
         st->cookie_replies++;
         ctx->payload_len = ctx->info.payload_len;   /* amplification: whole datagram */
         udp_send_status(w, ctx, HPPROTO_ST_COOKIE, false,
-                    hpproto_cookie_make(&u->keys, ctx->info.src_ip, ctx->info.src_port,
-                                        ctx->hdr.session_id),
-                    &reuse);
+                        hpproto_cookie_make(&u->keys, ctx->info.src_ip, ctx->info.src_port,
+                                            ctx->hdr.session_id),
+                        &reuse);
         goto out;
     }
     ctx->fresh_cookie = cv == HPPROTO_COOKIE_STALE;

@@ -75,7 +75,7 @@ void udp_serve(struct worker *w, struct rte_mbuf *m)
         else
             st->malformed++;
         udp_send_status(w, ctx, prc == SCAN_LIMIT ? HPPROTO_ST_LIMIT : HPPROTO_ST_MALFORMED, true,
-                    offer, &reuse);
+                        offer, &reuse);
         goto done;
     }
     /* Nothing runs unless its reply could be held until durable, and the

@@ -1,10 +1,10 @@
 /*
- * net_internal.h - what the two kernel-TCP backends (net_uring.c,
- * net_epoll.c) share: the dispatch table behind the public net_* API, the
+ * net_internal.h - what the two kernel-TCP backends (net_uring*.c,
+ * net_epoll.c) and net.c share: the dispatch table behind the public net_* API, the
  * listening sockets, the set-up of accepted sockets and the policy for
  * accept() failures.  Nothing outside net_*.c includes this.
  *
- * net_uring.c owns net_create() and the public entry points (they pick the
+ * net.c owns net_create() and the public entry points (they pick the
  * backend and forward through `ops`); net_epoll.c owns the socket helpers
  * below, which need nothing from io_uring.
  */
@@ -73,6 +73,11 @@ bool net_accept_error_transient(int err);
 /* Rate-limited warning for a failed accept that triggers the back-off. */
 void net_accept_error_log(struct net *n, int err);
 
+/* net_uring_setup.c: the io_uring backend, or NULL with the reason in why;
+ * *unavailable says whether io_uring itself is missing (AUTO then falls
+ * back to epoll). */
+struct net *net_uring_create(struct worker *w, int wake_fd, int *listen_fds, int nlisten,
+                             char *why, size_t cap, bool *unavailable);
 struct net *net_epoll_create(struct worker *w, int wake_fd, int *listen_fds, int nlisten,
                              char *err, size_t errlen);
 

@@ -1,6 +1,8 @@
 /*
- * net_uring.c - net_create() and the public net_* entry points, and the
- * io_uring backend (the epoll fallback is in net_epoll.c).
+ * net_uring.c - the io_uring backend: submission, connections, listeners
+ * and wake-up, the completion loop and tear-down (the ring's set-up and
+ * the provided-buffer ring are in net_uring_setup.c, net_create() and the
+ * public net_* entry points in net.c, the epoll fallback in net_epoll.c).
  *
  * Ring.  One ring per worker, created on the worker's thread with
  * SINGLE_ISSUER + DEFER_TASKRUN (completions are produced only when this
@@ -31,10 +33,9 @@
  * (old kernels refuse while completions overflow) the SQE waits, in order,
  * in a backlog that net_poll feeds in first.  No operation is dropped.
  */
-#include "net_internal.h"
+#include "net_uring_internal.h"
 
 #include <errno.h>
-#include <liburing.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -43,15 +44,6 @@
 
 #include "../../common/log.h"
 #include "conn.h"
-
-#define UR_SQ_ENTRIES 256
-#define UR_CQ_ENTRIES 4096
-#define UR_NBUFS 1024                /* provided receive buffers per worker */
-#define UR_BUF_SIZE (16u * 1024)
-#define UR_BGID 0
-#define UR_SEND_MAX (1u << 30)       /* one SQE's length is 32 bits; larger sends go out partially */
-#define UR_BACKLOG_MAX (1u << 20)    /* SQEs waiting for SQ space; see uring_push */
-#define UR_DESTROY_DRAIN_US 1000000  /* at most this long to let cancels complete */
 
 /* user_data: object address | operation (objects are at least 8-aligned). */
 enum {
@@ -75,52 +67,6 @@ enum {
     UC_FINISHING = 1u << 6,      /* on the finish list: close fd, net_cb_closed */
     UC_EOF = 1u << 7,            /* the peer half-closed: no recv any more, sends go on */
 };
-
-struct ur_conn {
-    struct conn *c;
-    int fd;
-    uint32_t flags;
-    uint32_t inflight;           /* SQEs whose completion references us */
-    const uint8_t *send_p;
-    size_t send_len;
-    uint8_t *rbuf;               /* only without a buffer ring */
-    struct ur_conn *prev, *next; /* all conns of this backend */
-    struct ur_conn *finish_next;
-};
-
-struct ur_listener {
-    int fd;                      /* -1 once closed */
-    bool armed;                  /* an accept is in flight */
-    bool stopping;               /* net_stop_listening: close once unarmed */
-    int64_t retry_us;            /* back-off: re-arm at this time (0 = none) */
-};
-
-struct net_uring {
-    struct net base;
-    struct io_uring ring;
-    unsigned setup_flags;
-    bool accept_multishot, accept_multishot_seen;
-    bool recv_multishot, recv_multishot_seen;
-    bool no_buf_ring;            /* test override, see uring_test_overrides */
-    bool wake_armed;
-    bool watch_armed;
-    /* user_data object of the net_watch_fd poll (the backend itself is
-     * that of the wake-up poll; both use UR_OP_WAKE). */
-    struct { uint64_t unused; } watch_tag __attribute__((aligned(8)));
-    bool destroying;             /* no callbacks, no re-arming */
-    struct io_uring_buf_ring *br; /* NULL: per-connection buffers */
-    uint8_t *bufs;
-    struct ur_listener listeners[NET_MAX_LISTENERS];
-    int nlisteners;
-    struct ur_conn *conns;
-    struct ur_conn *finish_head;
-    struct io_uring_sqe *backlog;
-    uint32_t backlog_head, backlog_len, backlog_cap;
-};
-
-/* One warning per process when AUTO falls back, not one per worker: every
- * worker hits the same cause.  Written once with an atomic exchange. */
-static int net_uring_fallback_warned;
 
 static struct net_uring *ur_of(struct net *n) { return (struct net_uring *)n; }
 
@@ -395,7 +341,7 @@ static void uring_on_cancel(struct net_uring *n, struct ur_conn *u, unsigned op,
 
 /* ---- listeners and wake-up --------------------------------------------------- */
 
-static void uring_listener_arm(struct net_uring *n, struct ur_listener *l)
+void net_uring_listener_arm(struct net_uring *n, struct ur_listener *l)
 {
     struct io_uring_sqe sqe;
     memset(&sqe, 0, sizeof(sqe));
@@ -469,7 +415,7 @@ static void uring_on_accept(struct net_uring *n, struct ur_listener *l, int res,
             uring_prep_cancel(n, ur_data(l, UR_OP_ACCEPT), UR_OP_NONE);
     }
     if (!l->armed && active && l->retry_us == 0)
-        uring_listener_arm(n, l);
+        net_uring_listener_arm(n, l);
     uring_listener_close_if_idle(l);
 }
 
@@ -491,12 +437,12 @@ static int64_t uring_listeners_retry(struct net_uring *n)
         }
         l->retry_us = 0;
         if (!l->armed)
-            uring_listener_arm(n, l);
+            net_uring_listener_arm(n, l);
     }
     return next;
 }
 
-static void uring_wake_arm(struct net_uring *n)
+void net_uring_wake_arm(struct net_uring *n)
 {
     /* A poll, not a read: the worker's eventfd is non-blocking, and
      * io_uring completes reads on O_NONBLOCK files with EAGAIN instead of
@@ -524,7 +470,7 @@ static void uring_on_wake(struct net_uring *n, int res)
     if (read(n->base.wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN && errno != EINTR)
         log_debug("wake-up fd: %s", strerror(errno));
     net_cb_woken(n->base.w);
-    uring_wake_arm(n);
+    net_uring_wake_arm(n);
 }
 
 static void uring_watch_arm(struct net_uring *n)
@@ -778,16 +724,6 @@ static bool uring_drain(struct net_uring *n)
     return !uring_outstanding(n);
 }
 
-static void uring_free_bufs(struct net_uring *n)
-{
-    if (n->br != NULL && munmap(n->br, UR_NBUFS * sizeof(struct io_uring_buf)) != 0)
-        log_debug("munmap: %s", strerror(errno));
-    if (n->bufs != NULL && munmap(n->bufs, (size_t)UR_NBUFS * UR_BUF_SIZE) != 0)
-        log_debug("munmap: %s", strerror(errno));
-    n->br = NULL;
-    n->bufs = NULL;
-}
-
 static void uring_destroy(struct net *base)
 {
     struct net_uring *n = ur_of(base);
@@ -799,7 +735,7 @@ static void uring_destroy(struct net *base)
     for (int i = 0; i < n->nlisteners; i++)
         net_listen_close(&n->listeners[i].fd, 1);
     if (drained)
-        uring_free_bufs(n);
+        net_uring_free_bufs(n);
     else /* the kernel may still write into them: leaking is the safe outcome */
         log_warning("io_uring: operations still pending at shutdown; leaking %u KiB of "
                     "receive buffers", (unsigned)((size_t)UR_NBUFS * UR_BUF_SIZE / 1024));
@@ -807,7 +743,7 @@ static void uring_destroy(struct net *base)
     free(n);
 }
 
-static const struct net_ops uring_ops = {
+const struct net_ops net_uring_ops = {
     .name = "io_uring",
     .destroy = uring_destroy,
     .stop_listening = uring_stop_listening,
@@ -818,253 +754,3 @@ static const struct net_ops uring_ops = {
     .poll = uring_poll,
     .watch = uring_watch,
 };
-
-/* ---- set-up ---------------------------------------------------------------------- */
-
-static void uring_unavailable_reason(int rc, char *why, size_t cap)
-{
-    if (rc == -ENOSYS) {
-        snprintf(why, cap, "the kernel has no io_uring (ENOSYS)");
-        return;
-    }
-    if (rc == -EPERM) {
-        FILE *f = fopen("/proc/sys/kernel/io_uring_disabled", "re");
-        int disabled = 0;
-        if (f != NULL) {
-            if (fscanf(f, "%d", &disabled) != 1)
-                disabled = 0;
-            fclose(f);
-        }
-        if (disabled != 0)
-            snprintf(why, cap, "disabled by kernel.io_uring_disabled=%d", disabled);
-        else
-            snprintf(why, cap, "not permitted (EPERM, e.g. a seccomp filter)");
-        return;
-    }
-    snprintf(why, cap, "io_uring_queue_init: %s", strerror(-rc));
-}
-
-/* Create the ring with the best set-up flags the kernel accepts. */
-static int uring_ring_init(struct net_uring *n, char *why, size_t cap)
-{
-    static const unsigned ladder[] = {
-        IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_COOP_TASKRUN |
-            IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CQSIZE,   /* 6.1 */
-        IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
-            IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CQSIZE,                               /* 6.0 */
-        IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_SUBMIT_ALL |
-            IORING_SETUP_CQSIZE,                                                         /* 5.19 */
-        IORING_SETUP_CQSIZE,                                                             /* 5.5 */
-        0,
-    };
-    int rc = -EINVAL;
-    for (size_t i = 0; i < HP_ARRAY_LEN(ladder) && rc == -EINVAL; i++) {
-        struct io_uring_params p;
-        memset(&p, 0, sizeof(p));
-        p.flags = ladder[i];
-        p.cq_entries = UR_CQ_ENTRIES;
-        rc = io_uring_queue_init_params(UR_SQ_ENTRIES, &n->ring, &p);
-        if (rc == 0) {
-            n->setup_flags = ladder[i];
-            if (!(p.features & IORING_FEAT_NODROP)) {
-                /* Lost completions would hang connections forever. */
-                io_uring_queue_exit(&n->ring);
-                snprintf(why, cap, "the kernel may drop completions (no IORING_FEAT_NODROP)");
-                return -1;
-            }
-            return 0;
-        }
-    }
-    uring_unavailable_reason(rc, why, cap);
-    return -1;
-}
-
-/* Check the opcodes we need; guess the multishot variants from opcodes of
- * the same kernel release (a wrong guess is corrected by the EINVAL the
- * first such operation gets). */
-static int uring_probe(struct net_uring *n, char *why, size_t cap)
-{
-    static const struct { int op; const char *name; } need[] = {
-        {IORING_OP_ACCEPT, "ACCEPT"}, {IORING_OP_RECV, "RECV"}, {IORING_OP_SEND, "SEND"},
-        {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"}, {IORING_OP_POLL_ADD, "POLL_ADD"},
-    };
-    struct io_uring_probe *probe = io_uring_get_probe_ring(&n->ring);
-    if (probe == NULL) {
-        snprintf(why, cap, "the kernel cannot be probed for io_uring opcodes (too old)");
-        return -1;
-    }
-    int rc = 0;
-    for (size_t i = 0; i < HP_ARRAY_LEN(need) && rc == 0; i++) {
-        if (!io_uring_opcode_supported(probe, need[i].op)) {
-            snprintf(why, cap, "the kernel lacks IORING_OP_%s", need[i].name);
-            rc = -1;
-        }
-    }
-    n->accept_multishot = io_uring_opcode_supported(probe, IORING_OP_SOCKET);  /* 5.19 */
-    n->recv_multishot = io_uring_opcode_supported(probe, IORING_OP_SEND_ZC);   /* 6.0 */
-    io_uring_free_probe(probe);
-    return rc;
-}
-
-/* Register the provided-buffer ring; without it (before 5.19) each
- * connection gets its own receive buffer. */
-static void uring_setup_bufs(struct net_uring *n)
-{
-    size_t ring_bytes = UR_NBUFS * sizeof(struct io_uring_buf);
-    size_t pool_bytes = (size_t)UR_NBUFS * UR_BUF_SIZE;
-    void *br = mmap(NULL, ring_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    void *bufs = mmap(NULL, pool_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    n->br = br == MAP_FAILED ? NULL : br;
-    n->bufs = bufs == MAP_FAILED ? NULL : bufs;
-    int rc = -ENOMEM;
-    if (n->br != NULL && n->bufs != NULL) {
-        struct io_uring_buf_reg reg;
-        memset(&reg, 0, sizeof(reg));
-        reg.ring_addr = (uint64_t)(uintptr_t)n->br;
-        reg.ring_entries = UR_NBUFS;
-        reg.bgid = UR_BGID;
-        rc = io_uring_register_buf_ring(&n->ring, &reg, 0);
-    }
-    if (rc != 0) {
-        log_verbose("io_uring: no provided-buffer ring (%s); per-connection buffers",
-                    strerror(-rc));
-        uring_free_bufs(n);
-        n->recv_multishot = false; /* multishot recv needs selected buffers */
-        return;
-    }
-    io_uring_buf_ring_init(n->br);
-    for (unsigned i = 0; i < UR_NBUFS; i++)
-        io_uring_buf_ring_add(n->br, n->bufs + (size_t)i * UR_BUF_SIZE, UR_BUF_SIZE,
-                              (unsigned short)i, io_uring_buf_ring_mask(UR_NBUFS), (int)i);
-    io_uring_buf_ring_advance(n->br, UR_NBUFS);
-}
-
-/* The test suite runs the older-kernel paths on a new kernel by naming
- * features to leave unused in HP_NET_URING_DISABLE (comma separated):
- * "buf-ring", "multishot-accept", "multishot-recv". */
-static void uring_test_overrides(struct net_uring *n)
-{
-    const char *v = getenv("HP_NET_URING_DISABLE");
-    if (v == NULL)
-        return;
-    if (strstr(v, "buf-ring") != NULL)
-        n->no_buf_ring = true;
-    if (strstr(v, "multishot-accept") != NULL)
-        n->accept_multishot = false;
-    if (strstr(v, "multishot-recv") != NULL)
-        n->recv_multishot = false;
-}
-
-/* Returns the backend, or NULL with the reason in why; *unavailable says
- * whether io_uring itself is missing (AUTO then falls back to epoll). */
-static struct net *uring_create(struct worker *w, int wake_fd, int *listen_fds, int nlisten,
-                                char *why, size_t cap, bool *unavailable)
-{
-    HP_ASSERT(nlisten >= 0 && nlisten <= NET_MAX_LISTENERS);
-    *unavailable = false;
-    struct net_uring *n = calloc(1, sizeof(*n));
-    if (n == NULL) {
-        snprintf(why, cap, "io_uring backend: out of memory");
-        return NULL;
-    }
-    n->base.ops = &uring_ops;
-    n->base.w = w;
-    n->base.wake_fd = wake_fd;
-    if (uring_ring_init(n, why, cap) != 0) {
-        *unavailable = true;
-        free(n);
-        return NULL;
-    }
-    if (uring_probe(n, why, cap) != 0) {
-        *unavailable = true;
-        io_uring_queue_exit(&n->ring);
-        free(n);
-        return NULL;
-    }
-    uring_test_overrides(n);
-    /* Optional (5.18+): saves an fd lookup per system call. */
-    if (io_uring_register_ring_fd(&n->ring) < 0)
-        log_debug("io_uring: ring fd not registered; using the plain fd");
-    if (!n->no_buf_ring)
-        uring_setup_bufs(n);
-    else
-        n->recv_multishot = false;
-    log_verbose("io_uring: setup flags 0x%x, multishot accept %s, multishot recv %s, "
-                "buffer ring %s",
-                n->setup_flags, n->accept_multishot ? "yes" : "no",
-                n->recv_multishot ? "yes" : "no", n->br ? "yes" : "no");
-    for (int i = 0; i < nlisten; i++) {
-        n->listeners[i].fd = listen_fds[i];
-        uring_listener_arm(n, &n->listeners[i]);
-    }
-    n->nlisteners = nlisten;
-    if (wake_fd >= 0)
-        uring_wake_arm(n);
-    return &n->base;
-}
-
-/* ---- public API ------------------------------------------------------------------- */
-
-struct net *net_create(struct worker *w, const struct hp_config *cfg, int wake_fd,
-                       char *err, size_t errlen)
-{
-    int fds[NET_MAX_LISTENERS];
-    int nfds = 0;
-    if (cfg->io_backend != IO_BACKEND_AUTO && cfg->io_backend != IO_BACKEND_IO_URING &&
-        cfg->io_backend != IO_BACKEND_EPOLL) {
-        snprintf(err, errlen, "unknown io backend %d", (int)cfg->io_backend);
-        return NULL;
-    }
-    if (net_listen_open(cfg, fds, NET_MAX_LISTENERS, &nfds, err, errlen) != 0)
-        return NULL;
-    struct net *n = NULL;
-    if (cfg->io_backend != IO_BACKEND_EPOLL) {
-        char why[192] = "";
-        bool unavailable = false;
-        n = uring_create(w, wake_fd, fds, nfds, why, sizeof(why), &unavailable);
-        if (n == NULL && (cfg->io_backend == IO_BACKEND_IO_URING || !unavailable)) {
-            snprintf(err, errlen, "io_uring backend: %s", why);
-            net_listen_close(fds, nfds);
-            return NULL;
-        }
-        if (n == NULL && __atomic_exchange_n(&net_uring_fallback_warned, 1, __ATOMIC_RELAXED) == 0)
-            log_warning("io_uring unavailable: %s; using epoll", why);
-    }
-    if (n == NULL)
-        n = net_epoll_create(w, wake_fd, fds, nfds, err, errlen);
-    if (n == NULL)
-        net_listen_close(fds, nfds);
-    return n;
-}
-
-void net_destroy(struct net *n)
-{
-    if (n != NULL)
-        n->ops->destroy(n);
-}
-
-const char *net_backend_name(const struct net *n) { return n->ops->name; }
-void net_stop_listening(struct net *n) { n->ops->stop_listening(n); }
-
-int net_send(struct net *n, struct conn *c, const uint8_t *p, size_t len)
-{
-    return n->ops->send(n, c, p, len);
-}
-
-void net_pause_recv(struct net *n, struct conn *c) { n->ops->pause_recv(n, c); }
-void net_resume_recv(struct net *n, struct conn *c) { n->ops->resume_recv(n, c); }
-void net_close(struct net *n, struct conn *c) { n->ops->close(n, c); }
-int net_poll(struct net *n, int64_t timeout_us) { return n->ops->poll(n, timeout_us); }
-
-int net_watch_fd(struct net *n, int fd, void (*ready)(struct worker *w))
-{
-    HP_ASSERT(fd >= 0 && ready != NULL);
-    if (n->watch_ready != NULL)
-        return -EBUSY;
-    n->watch_fd = fd;
-    n->watch_ready = ready;
-    int rc = n->ops->watch(n, fd);
-    if (rc != 0)
-        n->watch_ready = NULL;
-    return rc;
-}

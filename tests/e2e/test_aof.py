@@ -16,7 +16,7 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hp_harness import (Suite, Server, ErrorReply, check, eq, pick_port,  # noqa
+from hp_harness import (Suite, Server, ErrorReply, Skip, check, eq, pick_port,  # noqa
                         run_suite, wait_for)
 
 suite = Suite("aof")
@@ -305,8 +305,7 @@ def test_disk_full_misconf_then_recovers(_):
                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
     if rc != 0:
         os.rmdir(mnt)
-        print("SKIP disk_full_misconf_then_recovers: cannot mount a tmpfs (not permitted)")
-        return
+        raise Skip("cannot mount a tmpfs (not permitted here)")
     srv = None
     try:
         srv = aof_server(mnt, workers=2).start()
@@ -512,7 +511,5 @@ def test_config_get_aof_settings(_):
 if __name__ == "__main__":
     from hp_harness import target
     if target() != "hotpathd":
-        print("# suite aof: hotpathd only")
-        print("E2E-RESULT: 0 passed, 0 failed")
-        sys.exit(0)
+        sys.exit(suite.skip_all("hotpathd only"))
     run_suite(suite)

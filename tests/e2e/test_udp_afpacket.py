@@ -3,8 +3,9 @@
 test_udp_afpacket.py - the UDP kernel-bypass dataplane end to end: hotpathd
 runs net_af_packet on one end of a veth pair; the other end sits in a
 network namespace this test creates, where kernel sockets (UDP, raw ICMP,
-AF_PACKET) act as clients.  Needs root (netns, veth); without it every test
-is reported as skipped and the suite passes with 0 tests.
+AF_PACKET) act as clients.  Needs root, iproute2 and network namespaces
+(netns, veth); without them every test is reported and counted as skipped,
+with the reason.
 
 Namespaces and links are named after this process id and removed at exit,
 also when a test fails or the run is interrupted.
@@ -21,7 +22,7 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hp_harness import Suite, check, eq, info_fields, run_suite, log  # noqa: E402
+from hp_harness import Suite, check, eq, info_fields, run_suite, log, need_netns  # noqa: E402
 import hpudp  # noqa: E402
 
 PID = os.getpid()
@@ -633,17 +634,14 @@ def test_telemetry(srv):
 
 
 def main():
-    if os.geteuid() != 0 or not os.path.exists("/sbin/ip") and not os.path.exists("/usr/sbin/ip"):
-        log("# suite udp_afpacket: needs root and iproute2; skipped")
-        log("E2E-RESULT: 0 passed, 0 failed")
-        return 0
+    why = need_netns()
+    if why:
+        return suite.skip_all(why)
     try:
         setup_net()
     except Exception as e:  # noqa: BLE001
         cleanup()
-        log("# suite udp_afpacket: cannot create netns/veth (%s); skipped" % e)
-        log("E2E-RESULT: 0 passed, 0 failed")
-        return 0
+        return suite.skip_all("cannot create netns/veth (%s)" % e)
     try:
         return suite.main()
     finally:

@@ -10,7 +10,7 @@ wrong queue: those must be handed over to the owner and still verify.
 
 The client binary is found next to hotpathd's build directory
 (<build>/tests/e2e/udp_memif_client) or through HOTPATH_MEMIF_CLIENT.
-Without it the suite reports 0 tests.  The memif socket lives in a private
+Without it every test is reported and counted as skipped.  The memif socket lives in a private
 temporary directory, removed at exit.
 """
 import os
@@ -158,9 +158,7 @@ def test_bad_udp_config_refused(_):
 
 def main():
     if not os.access(client_path(), os.X_OK):
-        log("# suite udp_memif: %s not built; skipped" % client_path())
-        log("E2E-RESULT: 0 passed, 0 failed")
-        return 0
+        return suite.skip_all("%s not built" % client_path())
     try:
         return suite.main()
     finally:

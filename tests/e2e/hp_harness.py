@@ -595,7 +595,7 @@ def need_tun():
 def need_netns():
     """Root, iproute2, and a network namespace that can really be created
     (a container may forbid unshare(CLONE_NEWNET))."""
-    why = need_root() or need_program("ip")
+    why = need_root() or need_program("ip") or need_program("nsenter")
     if why:
         return why
     r = subprocess.run(["unshare", "--net", "true"], stdout=subprocess.PIPE,

@@ -66,13 +66,21 @@ def cleanup():
                    stderr=subprocess.DEVNULL)
 
 
+def ns_cmd(*cmd):
+    """cmd run in the namespace.  nsenter only enters the network namespace:
+    `ip netns exec` (and `ip -n`) also remount / as a slave and /sys, which
+    fails where / is not a mount point (a plain chroot: '"mount --make-rslave
+    /" failed: Invalid argument'), so the tests do not use them."""
+    return ["nsenter", "--net=/var/run/netns/" + NS] + list(cmd)
+
+
 def setup_net():
     atexit.register(cleanup)
     sh("ip", "netns", "add", NS)
     sh("ip", "link", "add", VETH_HOST, "type", "veth", "peer", "name", VETH_NS)
     sh("ip", "link", "set", VETH_NS, "netns", NS)
     sh("ip", "link", "set", VETH_HOST, "up")
-    ns = ["ip", "netns", "exec", NS]
+    ns = ns_cmd()
     sh(*ns, "ip", "addr", "add", CLI_IP + "/24", "dev", VETH_NS)
     sh(*ns, "ip", "addr", "add", OUTSIDER_IP + "/32", "dev", VETH_NS)
     sh(*ns, "ip", "link", "set", VETH_NS, "up")
@@ -171,8 +179,10 @@ class RawLink:
             s.bind((VETH_NS, 0))   # the name resolves in the namespace
             return s
         self.sock = in_ns(make)
-        mac = sh("ip", "netns", "exec", NS, "cat", "/sys/class/net/%s/address" % VETH_NS)
-        self.mac = bytes.fromhex(mac.strip().replace(":", ""))
+        # (not /sys/class/net: sysfs shows the namespace of whoever mounted it)
+        link = sh(*ns_cmd("ip", "-o", "link", "show", VETH_NS)).split()
+        mac = link[link.index("link/ether") + 1]
+        self.mac = bytes.fromhex(mac.replace(":", ""))
 
     def send(self, frame):
         self.sock.send(frame)
@@ -196,7 +206,7 @@ def test_arp_and_ping(srv):
     cl = client()
     handshake(cl)  # resolves ARP through the dataplane
     cl.close()
-    neigh = sh("ip", "netns", "exec", NS, "ip", "neigh", "show", SRV_IP)
+    neigh = sh(*ns_cmd("ip", "neigh", "show", SRV_IP))
     mac = ":".join("%02x" % b for b in host_mac())
     check(mac in neigh.lower(), "ARP entry for %s is %r, want %s" % (SRV_IP, neigh, mac))
     s = in_ns(lambda: socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP))

@@ -2,7 +2,9 @@
 # hotpath.sh - the one entry point a newcomer needs on Debian 12.
 #
 #   ./hotpath.sh run [hotpathd args...]   set up, build, start hotpathd (embedded default)
-#   ./hotpath.sh test                     set up, build, run every test; ends "N passed, M failed"
+#   ./hotpath.sh test                     set up, build (also the ASan/UBSan build in
+#                                         ./build-asan), run every test; ends
+#                                         "N passed, M failed, K skipped"
 #   ./hotpath.sh build                    set up and build only
 #   ./hotpath.sh bench                    set up, build, run tests/bench/ (not part of test)
 #
@@ -13,6 +15,10 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$here"
 BUILD_DIR=${HOTPATH_BUILD_DIR:-build}
+# The sanitizer build of `test`: every unit suite and tests/e2e/test_smoke.py
+# run again under AddressSanitizer (leaks included) and UBSan.
+ASAN_BUILD_DIR=${HOTPATH_ASAN_BUILD_DIR:-build-asan}
+ASAN_OPTS=(-Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug -Db_lto=false)
 
 # Every package any command here uses.  Build: compiler, meson, the four
 # libraries.  Tests: redis-server (differential reference), redis-tools
@@ -51,18 +57,22 @@ setup_packages() {
     fi
 }
 
+# setup_build [DIR [meson options...]]: configure once, then build.
 setup_build() {
-    if [ ! -f "$BUILD_DIR/build.ninja" ]; then
-        meson setup "$BUILD_DIR" >/dev/null
+    local dir=${1:-$BUILD_DIR}
+    [ $# -gt 0 ] && shift
+    if [ ! -f "$dir/build.ninja" ]; then
+        meson setup "$dir" "$@" >/dev/null
     fi
-    ninja -C "$BUILD_DIR" >/dev/null || ninja -C "$BUILD_DIR"
+    ninja -C "$dir" >/dev/null || ninja -C "$dir"
 }
 
 cmd=${1:-}
 [ $# -gt 0 ] && shift
 case "$cmd" in
     run)   setup_packages; setup_build; exec "$BUILD_DIR/dataplane/hotpathd" "$@" ;;
-    test)  setup_packages; setup_build; exec bash tests/run_tests.sh "$BUILD_DIR" ;;
+    test)  setup_packages; setup_build; setup_build "$ASAN_BUILD_DIR" "${ASAN_OPTS[@]}"
+           exec bash tests/run_tests.sh "$BUILD_DIR" "$ASAN_BUILD_DIR" ;;
     build) setup_packages; setup_build ;;
     bench) setup_packages; setup_build; exec bash tests/bench/run_all.sh "$BUILD_DIR" "$@" ;;
     *) echo "usage: ./hotpath.sh run [hotpathd args] | test | build | bench" >&2; exit 2 ;;

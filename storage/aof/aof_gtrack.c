@@ -91,7 +91,10 @@ uint64_t aof_gtrack_keep(struct aof_gtrack *t, uint64_t keep)
     uint32_t drop = 0;
     while (drop < t->npairs && t->pairs[drop].last_seg < k)
         drop++;
-    memmove(t->pairs, t->pairs + drop, (t->npairs - drop) * sizeof(*t->pairs));
+    /* Only when something moves: with no pairs yet t->pairs is NULL, and
+     * memmove(NULL, ...) is undefined even for 0 bytes (UBSan). */
+    if (drop > 0 && drop < t->npairs)
+        memmove(t->pairs, t->pairs + drop, (t->npairs - drop) * sizeof(*t->pairs));
     t->npairs -= drop;
     return k;
 }

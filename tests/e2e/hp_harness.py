@@ -9,8 +9,14 @@ hp_harness.py - shared pieces of hotpath's end-to-end tests.
   parsed replies or the exact bytes of each reply (for byte-for-byte
   comparisons and for protocol abuse).
 * Suite: a tiny test runner.  Prints "PASS name (t s)" / "FAIL name: reason"
-  per test and ends with exactly one line "E2E-RESULT: N passed, M failed";
-  the exit status is non-zero when any test failed.
+  / "SKIP name: reason" per test and ends with exactly one line
+  "E2E-RESULT: N passed, M failed, K skipped"; the exit status is non-zero
+  when any test failed.  A test that cannot run here (no root, no network
+  namespaces, a missing package, another target) raises Skip(reason), or
+  the whole suite is skipped with Suite.skip_all(reason): skipped tests are
+  named and counted, never silently left out.  need_root(), need_netns(),
+  need_tun() and need_program() return the reason a prerequisite is
+  missing (None when it is there).
 
 Only the Python standard library and Debian's python3-redis are used.
 """
@@ -565,6 +571,41 @@ class TestFailure(AssertionError):
     pass
 
 
+class Skip(Exception):
+    """Raised by a test (or a prerequisite check) that cannot run here;
+    the argument is the reason printed on its SKIP line."""
+
+
+def need_root():
+    return None if os.geteuid() == 0 else "needs root"
+
+
+def need_program(name):
+    if shutil.which(name) or os.path.exists("/usr/sbin/" + name) or \
+            os.path.exists("/sbin/" + name):
+        return None
+    return "needs the program %s (not installed)" % name
+
+
+def need_tun():
+    return need_root() or (None if os.path.exists("/dev/net/tun")
+                           else "needs /dev/net/tun (no TUN/TAP device node)")
+
+
+def need_netns():
+    """Root, iproute2, and a network namespace that can really be created
+    (a container may forbid unshare(CLONE_NEWNET))."""
+    why = need_root() or need_program("ip") or need_program("nsenter")
+    if why:
+        return why
+    r = subprocess.run(["unshare", "--net", "true"], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=20)
+    if r.returncode != 0:
+        return "cannot create a network namespace: %s" % r.stdout.decode(
+            errors="replace").strip()[-200:]
+    return None
+
+
 def check(cond, msg):
     if not cond:
         raise TestFailure(msg)
@@ -611,6 +652,8 @@ class Suite:
     @suite.test(only="hotpathd")      -> skipped (not counted) on other targets
     @suite.test(server=False)         -> gets None; the test manages processes
     suite.main()
+    A test that raises Skip("reason") is counted as skipped; on another
+    target an only= test is skipped with the reason "<target> only".
     """
 
     def __init__(self, name, server_args=(), flush=True):
@@ -620,12 +663,36 @@ class Suite:
         self.tests = []
         self.passed = 0
         self.failed = 0
+        self.skipped = 0
 
     def test(self, fn=None, only=None, server=True, timeout=TEST_TIMEOUT_S):
         def reg(f):
             self.tests.append((f, only, server, timeout))
             return f
         return reg(fn) if fn is not None else reg
+
+    @staticmethod
+    def _name(fn):
+        name = fn.__name__
+        return name[5:] if name.startswith("test_") else name
+
+    def skip(self, name, reason):
+        self.skipped += 1
+        log("SKIP %s: %s" % (name, reason))
+
+    def _result(self):
+        log("E2E-RESULT: %d passed, %d failed, %d skipped"
+            % (self.passed, self.failed, self.skipped))
+        sys.stdout.flush()
+        return 1 if self.failed else 0
+
+    def skip_all(self, reason):
+        """The whole suite cannot run here: every test is reported and
+        counted as skipped.  Returns the exit status (0)."""
+        log("# suite %s skipped: %s" % (self.name, reason))
+        for fn, _only, _server, _timeout in self.tests:
+            self.skip(self._name(fn), reason)
+        return self._result()
 
     def _record(self, name, ok, dt, reason=""):
         if ok:
@@ -652,11 +719,9 @@ class Suite:
         start_error = None  # once the server cannot start, later tests fail at once
         try:
             for fn, only, needs_server, timeout in self.tests:
-                name = fn.__name__
-                if name.startswith("test_"):
-                    name = name[5:]
+                name = self._name(fn)
                 if only and only != tgt:
-                    log("SKIP %s (%s only)" % (name, only))
+                    self.skip(name, "%s only" % only)
                     continue
                 if needs_server and (srv is None or not srv.alive()):
                     if srv is not None:
@@ -683,6 +748,8 @@ class Suite:
                     fn(srv if needs_server else None)
                 except _Alarm:
                     ok, reason = False, "timed out after %d s" % timeout
+                except Skip as e:
+                    ok, reason = None, str(e)
                 except TestFailure as e:
                     ok, reason = False, str(e)
                 except Exception as e:
@@ -697,15 +764,16 @@ class Suite:
                     reason = (reason + "; " if reason else "") + \
                         "server died (exit %s); log tail: %s" % (srv.proc.poll(),
                                                                  srv.log_tail(600))
-                self._record(name, ok, time.monotonic() - t0, reason)
+                if ok is None:
+                    self.skip(name, reason)
+                else:
+                    self._record(name, ok, time.monotonic() - t0, reason)
         finally:
             signal.alarm(0)
             if srv is not None:
                 srv.stop()
             _stop_all_servers()
-        log("E2E-RESULT: %d passed, %d failed" % (self.passed, self.failed))
-        sys.stdout.flush()
-        return 1 if self.failed else 0
+        return self._result()
 
 
 def run_suite(suite):

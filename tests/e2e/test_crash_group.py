@@ -207,7 +207,5 @@ def test_kill9_mset_pairs_all_or_nothing(_):
 
 if __name__ == "__main__":
     if target() != "hotpathd":
-        print("# suite crash_group: hotpathd only")
-        print("E2E-RESULT: 0 passed, 0 failed")
-        sys.exit(0)
+        sys.exit(suite.skip_all("hotpathd only"))
     run_suite(suite)

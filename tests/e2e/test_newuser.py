@@ -17,7 +17,7 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hp_harness import (Suite, Server, check, eq, encode, info_fields,  # noqa
+from hp_harness import (Skip, Suite, Server, check, eq, encode, info_fields,  # noqa
                         remove_dpdk_runtime_dir, run_suite, target)
 
 suite = Suite("newuser")
@@ -344,8 +344,7 @@ def test_shutdown_save_with_failed_log_refused_unless_force(_):
                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
     if rc != 0:
         os.rmdir(mnt)
-        print("SKIP shutdown_save_with_failed_log: cannot mount a tmpfs (not permitted)")
-        return
+        raise Skip("cannot mount a tmpfs (not permitted)")
     srv = None
     try:
         srv = Server(extra_args=["--appendonly", "yes", "--appendfsync", "everysec",

@@ -20,7 +20,7 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hp_harness import Server, Suite, check, eq, log, run_suite  # noqa: E402
+from hp_harness import Server, Skip, Suite, check, eq, log, run_suite  # noqa: E402
 from test_pktgen_tcp import pktgen  # noqa: E402
 
 suite = Suite("pktgen_udp")
@@ -31,12 +31,16 @@ NET = IFACE = None     # of the TAP server running now
 
 
 def needs(ok, why, only="hotpathd"):
-    """Registers the test when its prerequisites hold; otherwise logs SKIP
-    (not counted, like the harness' own target-specific skips)."""
+    """Registers the test when its prerequisites hold; otherwise a stand-in
+    of the same name that is reported and counted as skipped, with why."""
     def reg(fn):
         if ok:
             return suite.test(fn, server=False, only=only)
-        log("SKIP %s (%s)" % (fn.__name__[5:], why))
+
+        def skipped(_):
+            raise Skip(why)
+        skipped.__name__ = fn.__name__
+        suite.test(skipped, server=False)
         return fn
     return reg
 

@@ -3,8 +3,9 @@
 test_udp_afpacket.py - the UDP kernel-bypass dataplane end to end: hotpathd
 runs net_af_packet on one end of a veth pair; the other end sits in a
 network namespace this test creates, where kernel sockets (UDP, raw ICMP,
-AF_PACKET) act as clients.  Needs root (netns, veth); without it every test
-is reported as skipped and the suite passes with 0 tests.
+AF_PACKET) act as clients.  Needs root, iproute2 and network namespaces
+(netns, veth); without them every test is reported and counted as skipped,
+with the reason.
 
 Namespaces and links are named after this process id and removed at exit,
 also when a test fails or the run is interrupted.
@@ -21,7 +22,7 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hp_harness import Suite, check, eq, info_fields, run_suite, log  # noqa: E402
+from hp_harness import Suite, check, eq, info_fields, run_suite, log, need_netns  # noqa: E402
 import hpudp  # noqa: E402
 
 PID = os.getpid()
@@ -65,13 +66,21 @@ def cleanup():
                    stderr=subprocess.DEVNULL)
 
 
+def ns_cmd(*cmd):
+    """cmd run in the namespace.  nsenter only enters the network namespace:
+    `ip netns exec` (and `ip -n`) also remount / as a slave and /sys, which
+    fails where / is not a mount point (a plain chroot: '"mount --make-rslave
+    /" failed: Invalid argument'), so the tests do not use them."""
+    return ["nsenter", "--net=/var/run/netns/" + NS] + list(cmd)
+
+
 def setup_net():
     atexit.register(cleanup)
     sh("ip", "netns", "add", NS)
     sh("ip", "link", "add", VETH_HOST, "type", "veth", "peer", "name", VETH_NS)
     sh("ip", "link", "set", VETH_NS, "netns", NS)
     sh("ip", "link", "set", VETH_HOST, "up")
-    ns = ["ip", "netns", "exec", NS]
+    ns = ns_cmd()
     sh(*ns, "ip", "addr", "add", CLI_IP + "/24", "dev", VETH_NS)
     sh(*ns, "ip", "addr", "add", OUTSIDER_IP + "/32", "dev", VETH_NS)
     sh(*ns, "ip", "link", "set", VETH_NS, "up")
@@ -170,8 +179,10 @@ class RawLink:
             s.bind((VETH_NS, 0))   # the name resolves in the namespace
             return s
         self.sock = in_ns(make)
-        mac = sh("ip", "netns", "exec", NS, "cat", "/sys/class/net/%s/address" % VETH_NS)
-        self.mac = bytes.fromhex(mac.strip().replace(":", ""))
+        # (not /sys/class/net: sysfs shows the namespace of whoever mounted it)
+        link = sh(*ns_cmd("ip", "-o", "link", "show", VETH_NS)).split()
+        mac = link[link.index("link/ether") + 1]
+        self.mac = bytes.fromhex(mac.replace(":", ""))
 
     def send(self, frame):
         self.sock.send(frame)
@@ -195,7 +206,7 @@ def test_arp_and_ping(srv):
     cl = client()
     handshake(cl)  # resolves ARP through the dataplane
     cl.close()
-    neigh = sh("ip", "netns", "exec", NS, "ip", "neigh", "show", SRV_IP)
+    neigh = sh(*ns_cmd("ip", "neigh", "show", SRV_IP))
     mac = ":".join("%02x" % b for b in host_mac())
     check(mac in neigh.lower(), "ARP entry for %s is %r, want %s" % (SRV_IP, neigh, mac))
     s = in_ns(lambda: socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP))
@@ -633,17 +644,14 @@ def test_telemetry(srv):
 
 
 def main():
-    if os.geteuid() != 0 or not os.path.exists("/sbin/ip") and not os.path.exists("/usr/sbin/ip"):
-        log("# suite udp_afpacket: needs root and iproute2; skipped")
-        log("E2E-RESULT: 0 passed, 0 failed")
-        return 0
+    why = need_netns()
+    if why:
+        return suite.skip_all(why)
     try:
         setup_net()
     except Exception as e:  # noqa: BLE001
         cleanup()
-        log("# suite udp_afpacket: cannot create netns/veth (%s); skipped" % e)
-        log("E2E-RESULT: 0 passed, 0 failed")
-        return 0
+        return suite.skip_all("cannot create netns/veth (%s)" % e)
     try:
         return suite.main()
     finally:

@@ -18,7 +18,8 @@ in the namespace are the clients.
   HP_PERSIST_DEBUG_RING_FULL_MS) waits parked and is answered OK once
   there is room, never BUSY; TCP keeps being served meanwhile.
 
-Needs root (netns, veth); without it the suite reports 0 tests.
+Needs root, iproute2 and network namespaces (netns, veth); without them
+every test is reported and counted as skipped, with the reason.
 """
 import os
 import random
@@ -30,7 +31,7 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hp_harness import Server, Suite, check, eq, log, RespConn  # noqa: E402
+from hp_harness import Server, Suite, check, eq, log, RespConn, need_netns  # noqa: E402
 import hpudp  # noqa: E402
 import test_udp_afpacket as A  # noqa: E402  (netns/veth set-up, UDP client)
 
@@ -221,17 +222,14 @@ def test_write_waits_parked_while_the_log_has_no_room(_):
 
 
 def main():
-    if os.geteuid() != 0 or not os.path.exists("/sbin/ip") and not os.path.exists("/usr/sbin/ip"):
-        log("# suite udp_durable: needs root and iproute2; skipped")
-        log("E2E-RESULT: 0 passed, 0 failed")
-        return 0
+    why = need_netns()
+    if why:
+        return suite.skip_all(why)
     try:
         A.setup_net()
     except Exception as e:  # noqa: BLE001
         A.cleanup()
-        log("# suite udp_durable: cannot create netns/veth (%s); skipped" % e)
-        log("E2E-RESULT: 0 passed, 0 failed")
-        return 0
+        return suite.skip_all("cannot create netns/veth (%s)" % e)
     try:
         return suite.main()
     finally:

@@ -10,7 +10,7 @@ wrong queue: those must be handed over to the owner and still verify.
 
 The client binary is found next to hotpathd's build directory
 (<build>/tests/e2e/udp_memif_client) or through HOTPATH_MEMIF_CLIENT.
-Without it the suite reports 0 tests.  The memif socket lives in a private
+Without it every test is reported and counted as skipped.  The memif socket lives in a private
 temporary directory, removed at exit.
 """
 import os
@@ -110,16 +110,16 @@ def test_wrong_queue_handed_over(srv):
 
 @suite.test(timeout=200)
 def test_multi_shard_datagrams(srv):
-    """Most datagrams span both shards (SET/GET on one, INCRs on
+    """Every datagram spans both shards (SET/GET on one, INCRs on
     the other, MGET over both): run under the shard hand-over, verified."""
     before = dataplane(srv)
     run_client(100000, mode="multi")
     after = dataplane(srv)
     multi = after["multi_shard"] - before["multi_shard"]
     reqs = 100000 // 16
-    # The two tags differ in one character, so their CRC16s are correlated:
-    # the share is fixed but not one half (about 84% with 2 shards).
-    check(reqs // 4 <= multi < reqs, "multi-shard datagrams: %d of %d" % (multi, reqs))
+    # The client picks the counter's hash tag on the other shard, whatever
+    # the (random) session id: every datagram is multi-shard.
+    eq(multi, reqs, "multi-shard datagrams of %d" % reqs)
     eq(after["handed_over"] - before["handed_over"], 0, "first-key owner queues: no hand-over")
 
 
@@ -158,9 +158,7 @@ def test_bad_udp_config_refused(_):
 
 def main():
     if not os.access(client_path(), os.X_OK):
-        log("# suite udp_memif: %s not built; skipped" % client_path())
-        log("E2E-RESULT: 0 passed, 0 failed")
-        return 0
+        return suite.skip_all("%s not built" % client_path())
     try:
         return suite.main()
     finally:

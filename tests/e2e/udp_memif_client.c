@@ -8,10 +8,10 @@
  *
  * "cross" puts every other request on a queue of another worker, so the
  * server has to hand those over to the owner (the software fallback).
- * "multi" puts the INCR counter under another hash tag than the SET/GET key
- * (so most datagrams span both shards and run under the shard
- * hand-over) and ends each request with MGET key counter instead of the last
- * INCR.
+ * "multi" puts the INCR counter under another hash tag than the SET/GET key,
+ * one chosen to hash to another shard (so every datagram spans two shards
+ * and runs under the shard hand-over), and ends each request with MGET key
+ * counter instead of the last INCR.
  *
  * Each request datagram carries CMDS_PER_REQ commands on keys of one hash
  * tag, so it belongs to one shard; it is put on the memif queue of that
@@ -94,6 +94,32 @@ static size_t put_cmd(uint8_t *p, size_t off, int argc, const char **argv)
     return off;
 }
 
+static uint32_t shard_of(const struct client *c, const char *key)
+{
+    uint16_t slot = slot_of_key((const uint8_t *)key, strlen(key));
+    return (uint32_t)((uint64_t)slot * c->nshards / HP_NUM_SLOTS);
+}
+
+/* The counter key of a "multi" request: a hash tag on another shard than
+ * `key`'s.  Why a search: CRC16 is linear, so two tags that differ in one
+ * character differ by a constant that depends only on the tag's length, and
+ * whether they land on the same shard then depends on the session id's
+ * digit count (with a 7-hex-digit session, 10 of 6250 requests spanned two
+ * shards).  Returns false if no tag of the first MULTI_TRIES does. */
+#define MULTI_TRIES 64
+static bool multi_counter(const struct client *c, const char *key, uint64_t seq, char *ctr,
+                          size_t cap)
+{
+    uint32_t home = shard_of(c, key);
+    for (unsigned n = 0; n < MULTI_TRIES; n++) {
+        snprintf(ctr, cap, "{u%llu.%llx.%u}c", (unsigned long long)seq,
+                 (unsigned long long)(c->session & 0xffffffff), n);
+        if (shard_of(c, ctr) != home)
+            return true;
+    }
+    return false;
+}
+
 /* Request number `seq`: its commands, expected replies and its shard. */
 static uint32_t make_request(struct client *c, struct req *r, uint64_t seq)
 {
@@ -101,8 +127,11 @@ static uint32_t make_request(struct client *c, struct req *r, uint64_t seq)
     /* The session id keeps runs against the same server apart. */
     snprintf(key, sizeof(key), "{t%llu.%llx}k", (unsigned long long)seq,
              (unsigned long long)(c->session & 0xffffffff));
-    snprintf(ctr, sizeof(ctr), "{%c%llu.%llx}c", c->multi ? 'u' : 't', (unsigned long long)seq,
-             (unsigned long long)(c->session & 0xffffffff));
+    if (!c->multi || c->nshards < 2)
+        snprintf(ctr, sizeof(ctr), "{t%llu.%llx}c", (unsigned long long)seq,
+                 (unsigned long long)(c->session & 0xffffffff));
+    else if (!multi_counter(c, key, seq, ctr, sizeof(ctr)))
+        HP_ASSERT(!"no counter tag on another shard");
     snprintf(val, sizeof(val), "value-%llu", (unsigned long long)seq * 2654435761u);
     size_t off = 0, eoff = 0;
     const char *set[] = {"SET", key, val};
@@ -130,8 +159,7 @@ static uint32_t make_request(struct client *c, struct req *r, uint64_t seq)
     }
     r->len = (uint16_t)off;
     r->exp_len = (uint16_t)eoff;
-    uint16_t slot = slot_of_key((const uint8_t *)key, strlen(key));
-    return (uint32_t)((uint64_t)slot * c->nshards / HP_NUM_SLOTS);
+    return shard_of(c, key);
 }
 
 static void transmit(struct client *c, struct req *r)

@@ -13,8 +13,10 @@
 
 #define SKIP_IF_UNAVAILABLE()                                                  \
     do {                                                                       \
-        if (g_skip)                                                            \
+        if (g_skip) {                                                          \
+            CU_SKIP("io_uring unavailable here");                              \
             return;                                                            \
+        }                                                                      \
     } while (0)
 
 static void test_backend_name(void)

@@ -56,8 +56,10 @@ static void run_fault(enum aof_fault_op op, int e, enum aof_fsync_policy policy,
     struct aof_log_stats st;
     aof_log_get_stats(l, &st);
     /* After an io_uring failure the ring is gone: later faults of that kind
-     * cannot happen. */
-    CU_ASSERT(st.write_errors >= (op == AOF_FAULT_URING ? 1u : 3u));
+     * cannot happen.  Sync faults hit the commit pipeline: syncs in flight
+     * together fail together and count as one error (enter_error), so on a
+     * loaded machine the 3 faults may be one or two errors. */
+    CU_ASSERT(st.write_errors >= (op == AOF_FAULT_URING || op == AOF_FAULT_SYNC ? 1u : 3u));
     CU_ASSERT_EQUAL(aof_log_close(l), 0);
     struct checker k = {.check_content = true};
     struct aof_recover_result res;
@@ -142,8 +144,10 @@ static void test_fault_real_enospc_tmpfs(void)
     char dir[64];
     make_dir(dir, sizeof(dir));
     if (mount("tmpfs", dir, "tmpfs", 0, "size=1m") != 0) {
-        printf("\n    SKIPPED: cannot mount a tmpfs (%s); real ENOSPC not tested ",
-               strerror(errno));
+        char why[160];
+        snprintf(why, sizeof(why), "cannot mount a tmpfs (%s); real ENOSPC not tested",
+                 strerror(errno));
+        CU_SKIP(why);
         remove_dir(dir);
         return;
     }

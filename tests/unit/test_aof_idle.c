@@ -10,6 +10,21 @@
 
 static uint64_t ms_since(uint64_t t0_ns) { return (clock_mono_ns() - t0_ns) / 1000000u; }
 
+/* Waits (at most 2 s) until the idle thread is asleep: it counts a sleep
+ * when it blocks and a wake-up when an append ends one, so with no bound
+ * expiring (3 s) it sleeps now when it has more sleeps than wake-ups.  Why
+ * not a fixed pause: on a loaded machine 20 ms were sometimes too short for
+ * the thread to get there, and the round then saw no wake-up. */
+static void wait_asleep(struct aof_log *l, struct aof_log_stats *st)
+{
+    for (int i = 0; i < 2000; i++) {
+        aof_log_get_stats(l, st);
+        if (st->thread_sleeps > st->thread_wakeups)
+            return;
+        sleep_ms(1);
+    }
+}
+
 /* With a 3 s idle wait bound, only a wake-up can make an append durable
  * within a few hundred ms: each round lets the thread fall asleep first. */
 static void test_idle_wake_after_sleep(void)
@@ -28,14 +43,13 @@ static void test_idle_wake_after_sleep(void)
         CU_ASSERT_FATAL(l != NULL);
         struct aof_log_stats st0, st1;
         for (int round = 0; round < 10; round++) {
-            sleep_ms(20);
-            aof_log_get_stats(l, &st0);
+            wait_asleep(l, &st0);
             uint64_t t0 = clock_mono_ns();
             uint64_t lsn = append_one(l, (uint32_t)round % 2);
             CU_ASSERT(wait_durable(l, (uint32_t)round % 2, lsn));
             CU_ASSERT(ms_since(t0) < IDLE_WAIT_LONG_US / 1000u / 2);
             aof_log_get_stats(l, &st1);
-            CU_ASSERT(st0.thread_sleeps > 0); /* it was asleep ... */
+            CU_ASSERT(st0.thread_sleeps > st0.thread_wakeups); /* it was asleep ... */
             CU_ASSERT(st1.thread_wakeups > st0.thread_wakeups); /* ... the append woke it */
         }
         /* Close wakes it too (it does not wait out the bound). */

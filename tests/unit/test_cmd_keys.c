@@ -298,19 +298,33 @@ static void test_rename(void)
 
 /* ---- whole keyspace ---------------------------------------------------------------- */
 
+/* The decimal number at p (before end); *after is the byte past its digits.
+ * Not strtol: the reply buffer is not NUL-terminated (ASan's
+ * strict_string_checks reports the read past its end). */
+static long parse_num(const uint8_t *p, const uint8_t *end, const uint8_t **after)
+{
+    long v = 0;
+    while (p < end && *p >= '0' && *p <= '9' && v < 1000000)
+        v = v * 10 + (*p++ - '0');
+    *after = p;
+    return v;
+}
+
 /* Parses an array of bulk strings starting at *p; returns count or -1. */
 static long parse_bulk_array(const uint8_t **p, const uint8_t *end, char names[][32], long cap)
 {
-    char *e;
+    const uint8_t *e;
     if (*p >= end || **p != '*')
         return -1;
-    long n = strtol((const char *)*p + 1, &e, 10);
-    *p = (const uint8_t *)e + 2;
+    long n = parse_num(*p + 1, end, &e);
+    *p = e + 2;
     for (long i = 0; i < n; i++) {
-        if (**p != '$')
+        if (*p >= end || **p != '$')
             return -1;
-        long len = strtol((const char *)*p + 1, &e, 10);
-        const uint8_t *s = (const uint8_t *)e + 2;
+        long len = parse_num(*p + 1, end, &e);
+        const uint8_t *s = e + 2;
+        if (s + len > end)
+            return -1;
         if (i < cap && len < 32) {
             memcpy(names[i], s, (size_t)len);
             names[i][len] = '\0';
@@ -414,9 +428,9 @@ static void scan_walk(const char *opts, int nkeys, int *seen, int *calls)
         held_mask = ALL_HELD;
         const uint8_t *p = out.data, *end = out.data + out.len;
         CU_ASSERT_FATAL(out.len > 4 && memcmp(p, "*2\r\n$", 5) == 0);
-        char *e;
-        long clen = strtol((const char *)p + 5, &e, 10);
-        p = (const uint8_t *)e + 2;
+        const uint8_t *e;
+        long clen = parse_num(p + 5, end, &e);
+        p = e + 2;
         char cbuf[32];
         CU_ASSERT_FATAL(clen > 0 && clen < 32);
         memcpy(cbuf, p, (size_t)clen);
@@ -553,8 +567,8 @@ static void test_randomkey_dbsize(void)
     for (int i = 0; i < 200; i++) {
         exec_line(cmd_randomkey, "randomkey");
         CU_ASSERT_FATAL(out.len > 4 && out.data[0] == '$');
-        char *e;
-        long len = strtol((const char *)out.data + 1, &e, 10);
+        const uint8_t *e;
+        long len = parse_num(out.data + 1, out.data + out.len, &e);
         char key[32];
         CU_ASSERT_FATAL(len > 0 && len < 32);
         memcpy(key, e + 2, (size_t)len);

@@ -627,6 +627,39 @@ def _first_difference(got, expected):
     return ""
 
 
+
+# ---- key placement (storage/slot.c, dataplane/main.c) ------------------------
+
+SLOTS = 16384
+
+
+def crc16(data):
+    """CRC16/XMODEM, Redis Cluster's key slot hash (storage/slot.c)."""
+    crc = 0
+    for b in data:
+        crc ^= b << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
+            crc &= 0xFFFF
+    return crc
+
+
+def key_slot(key):
+    """Redis Cluster's slot of `key` (str or bytes), {hash tags} included."""
+    k = key.encode() if isinstance(key, str) else bytes(key)
+    lb = k.find(b"{")
+    if lb >= 0:
+        rb = k.find(b"}", lb + 1)
+        if rb > lb + 1:
+            k = k[lb + 1:rb]
+    return crc16(k) % SLOTS
+
+
+def shard_of(key, workers):
+    """The shard hotpathd with `workers` workers keeps `key` on: slots are
+    split into contiguous ranges, slot s on shard s * workers / SLOTS."""
+    return key_slot(key) * workers // SLOTS
+
 def eq(got, expected, what=""):
     if got != expected:
         raise TestFailure("%sexpected %s, got %s%s" % (what + ": " if what else "",

@@ -28,6 +28,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hp_harness import Suite, Server, check, run_suite, target  # noqa
 
+from hp_harness import shard_of as hp_shard_of  # noqa: E402
 suite = Suite("crash_group")
 CYCLES = int(os.environ.get("HP_CRASH_CYCLES", "30"))
 SEED = int(os.environ.get("HP_CRASH_SEED", str(int(time.time()))))
@@ -36,29 +37,10 @@ CLIENTS = 4              # connections writing concurrently
 PAIRS_PER_CLIENT = 30
 DEPTH = 8                # requests in flight per connection
 LOAD_S = (0.1, 0.4)      # load before the kill, seconds (random in range)
-SLOTS = 16384
-
-
-def crc16(data):
-    """CRC16-XMODEM, Redis Cluster's key slot hash (storage/slot.c)."""
-    crc = 0
-    for b in data:
-        crc ^= b << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
-            crc &= 0xFFFF
-    return crc
 
 
 def shard_of(key):
-    k = key.encode()
-    s = k.find(b"{")
-    if s >= 0:
-        e = k.find(b"}", s + 1)
-        if e > s + 1:
-            k = k[s + 1:e]
-    # dataplane/main.c: slot s belongs to shard s * workers / 16384
-    return (crc16(k) % SLOTS) * WORKERS // SLOTS
+    return hp_shard_of(key, WORKERS)
 
 
 def make_pairs(cid):

@@ -16,22 +16,8 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hp_harness import Suite, Server, ErrorReply, check, eq, run_suite  # noqa
 
+from hp_harness import shard_of  # noqa: E402
 suite = Suite("exec_path")
-SLOTS = 16384
-
-
-def crc16(data):
-    crc = 0
-    for b in data:
-        crc ^= b << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
-            crc &= 0xFFFF
-    return crc
-
-
-def shard_of(key, workers):
-    return (crc16(key.encode()) % SLOTS) * workers // SLOTS
 
 
 def keys_on(shard, workers, n, prefix):

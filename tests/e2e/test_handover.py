@@ -14,26 +14,15 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hp_harness import (Suite, check, eq, encode, info_fields, run_suite,  # noqa: E402
                         Server)
 
+from hp_harness import shard_of as hp_shard_of  # noqa: E402
 suite = Suite("handover")
 WORKERS = 2
 DEPTH = 200      # commands per pipeline
 CLIENTS = 4
 
 
-def crc16(data):
-    """CRC16/XMODEM, the Redis Cluster key hash."""
-    crc = 0
-    for b in data:
-        crc ^= b << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
-            crc &= 0xFFFF
-    return crc
-
-
 def shard_of(key, nshards=WORKERS):
-    # Slots are split into contiguous ranges, one per shard (no {tags} here).
-    return (crc16(key) % 16384) * nshards // 16384
+    return hp_shard_of(key, nshards)
 
 
 def cross_pair(prefix, i):

@@ -16,30 +16,14 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hp_harness import Server, Suite, check, eq, run_suite, target  # noqa: E402
 
+from hp_harness import shard_of as hp_shard_of  # noqa: E402
 suite = Suite("smoke")
 WORKERS = 2
-SLOTS = 16384
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 
 
-def crc16(data):
-    """CRC16-XMODEM, Redis Cluster's key hash (storage/slot.c)."""
-    crc = 0
-    for b in data:
-        crc ^= b << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) & 0xffff if crc & 0x8000 else (crc << 1) & 0xffff
-    return crc
-
-
 def shard_of(key, nshards=WORKERS):
-    k = key.encode()
-    lb = k.find(b"{")
-    if lb >= 0:
-        rb = k.find(b"}", lb + 1)
-        if rb > lb + 1:
-            k = k[lb + 1:rb]
-    return (crc16(k) & (SLOTS - 1)) * nshards // SLOTS
+    return hp_shard_of(key, nshards)
 
 
 def keys_on_both_shards(n_each=20):

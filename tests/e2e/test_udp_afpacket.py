@@ -23,6 +23,7 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hp_harness import Suite, check, eq, info_fields, run_suite, log, need_netns  # noqa: E402
+from hp_harness import shard_of as hp_shard_of  # noqa: E402
 import hpudp  # noqa: E402
 
 PID = os.getpid()
@@ -38,6 +39,11 @@ WORKERS = 2
 
 _libc = ctypes.CDLL(None, use_errno=True)
 CLONE_NEWNET = 0x40000000
+
+
+def shard_of(key):
+    """The shard hotpathd puts `key` on."""
+    return hp_shard_of(key, WORKERS)
 
 
 def sh(*cmd, check_rc=True):
@@ -278,21 +284,6 @@ def test_commands(srv):
         check(d["ops"] >= 140, "ops counter %r" % d.get("ops"))
     finally:
         cl.close()
-
-
-def crc16(data):
-    crc = 0
-    for b in data:
-        crc ^= b << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
-            crc &= 0xffff
-    return crc
-
-
-def shard_of(key):
-    """The shard hotpathd puts `key` on (hash tags ignored: test keys have none)."""
-    return (crc16(key.encode()) % 16384) * WORKERS // 16384
 
 
 def keys_on(shard, prefix, n):

@@ -187,6 +187,23 @@ static bool parse_expire(struct exec_ctx *x, struct hp_slice arg, uint32_t flags
     return true;
 }
 
+/* A string for GETDEL/GETEX to go on with, or NULL after the reply they
+ * give without one (nil when missing, WRONGTYPE). */
+static struct entry *lookup_string_or_reply(struct exec_ctx *x, struct shard *s,
+                                            struct hp_slice key)
+{
+    struct entry *e = lookup_read(x, s, key);
+    if (e == NULL) {
+        resp_add_null(x->out, x->proto);
+        return NULL;
+    }
+    if (entry_type(e) != OBJ_STRING) {
+        resp_add_error(x->out, err_wrongtype);
+        return NULL;
+    }
+    return e;
+}
+
 void cmd_get(struct exec_ctx *x)
 {
     struct hp_slice key = x->argv[1];
@@ -318,15 +335,9 @@ void cmd_getdel(struct exec_ctx *x)
 {
     struct hp_slice key = x->argv[1];
     struct shard *s = exec_shard(x, key);
-    struct entry *e = lookup_read(x, s, key);
-    if (e == NULL) {
-        resp_add_null(x->out, x->proto);
+    struct entry *e = lookup_string_or_reply(x, s, key);
+    if (e == NULL)
         return;
-    }
-    if (entry_type(e) != OBJ_STRING) {
-        resp_add_error(x->out, err_wrongtype);
-        return;
-    }
     reply_str(x, e);
     exec_key_changed(x, x->db, key);
     int deleted = shard_delete(s, x->db, key, x->now_ms);
@@ -340,15 +351,9 @@ void cmd_getex(struct exec_ctx *x)
     if (x->argc > 2 && !parse_set_options(x, 2, SETCMD_GETEX, &a))
         return;
     struct shard *s = exec_shard(x, key);
-    struct entry *e = lookup_read(x, s, key);
-    if (e == NULL) {
-        resp_add_null(x->out, x->proto);
+    struct entry *e = lookup_string_or_reply(x, s, key);
+    if (e == NULL)
         return;
-    }
-    if (entry_type(e) != OBJ_STRING) {
-        resp_add_error(x->out, err_wrongtype);
-        return;
-    }
     int64_t expire_ms = SHARD_NO_EXPIRE;
     if ((a.flags & SETF_ANY_EXPIRE) && !parse_expire(x, a.expire, a.flags, "getex", &expire_ms))
         return;

@@ -93,21 +93,26 @@ void call_count_rejected(struct call_env *env, const struct cmd_spec *spec)
         stat_add(&st->rejected_calls, 1);
 }
 
-static inline void call_account(struct call_env *env, const struct cmd_spec *spec,
-                                uint64_t cycles, bool failed)
+struct call_timer call_timer_start(struct call_env *env, const struct cmd_spec *spec)
 {
-    struct cmdstat *st = call_stat(env, spec);
-    if (st == NULL)
-        return;
-    stat_add(&st->calls, 1);
-    stat_add(&st->cycles, cycles);
-    stat_add(&st->failed_calls, failed);
+    struct call_timer t = {.st = call_stat(env, spec), .t0 = 0};
+    /* Only this worker writes st->calls: a plain read is its value. */
+    if (t.st != NULL && t.st->calls % CALL_TIME_EVERY == 0)
+        t.t0 = rte_rdtsc();
+    return t;
 }
 
-void call_count_client(struct call_env *env, const struct cmd_spec *spec, uint64_t cycles,
-                       bool failed)
+void call_timer_stop(const struct call_timer *t, bool failed)
 {
-    call_account(env, spec, cycles, failed);
+    struct cmdstat *st = t->st;
+    if (st == NULL)
+        return;
+    if (t->t0 != 0) {
+        stat_add(&st->cycles, rte_rdtsc() - t->t0);
+        stat_add(&st->timed_calls, 1);
+    }
+    stat_add(&st->calls, 1);
+    stat_add(&st->failed_calls, failed);
 }
 
 void call_info_commandstats(const struct runtime *rt, struct rbuf *b)
@@ -123,13 +128,17 @@ void call_info_commandstats(const struct runtime *rt, struct rbuf *b)
             const struct cmdstat *st = &env->stats[i];
             sum.calls += __atomic_load_n(&st->calls, __ATOMIC_RELAXED);
             sum.cycles += __atomic_load_n(&st->cycles, __ATOMIC_RELAXED);
+            sum.timed_calls += __atomic_load_n(&st->timed_calls, __ATOMIC_RELAXED);
             sum.rejected_calls += __atomic_load_n(&st->rejected_calls, __ATOMIC_RELAXED);
             sum.failed_calls += __atomic_load_n(&st->failed_calls, __ATOMIC_RELAXED);
         }
         /* Redis lists a command once it was called or refused. */
         if (sum.calls == 0 && sum.rejected_calls == 0 && sum.failed_calls == 0)
             continue;
-        double usec = (double)sum.cycles * 1e6 / (double)rte_get_tsc_hz();
+        /* The timed calls stand for all of them (one in CALL_TIME_EVERY). */
+        double usec = sum.timed_calls == 0 ? 0.0
+                      : (double)sum.cycles * 1e6 / (double)rte_get_tsc_hz() *
+                            (double)sum.calls / (double)sum.timed_calls;
         char line[256];
         int len = snprintf(line, sizeof(line),
                            "cmdstat_%s:calls=%llu,usec=%llu,usec_per_call=%.2f,"
@@ -181,9 +190,9 @@ enum call_rc call_exec(struct call_env *env, const struct cmd_spec *spec, struct
         wt->mask = 0;
         x->chg = NULL;
         size_t before = x->out->len;
-        uint64_t t0 = rte_rdtsc();
+        struct call_timer t = call_timer_start(env, spec);
         spec->exec(x);
-        call_account(env, spec, rte_rdtsc() - t0, reply_is_error(x->out, before));
+        call_timer_stop(&t, reply_is_error(x->out, before));
         return CALL_DONE;
     }
     bool log = !replay && write && w->rt->call_log != NULL;
@@ -205,7 +214,9 @@ enum call_rc call_exec(struct call_env *env, const struct cmd_spec *spec, struct
     if (write)
         exec_changes_reset(chg);   /* reads report nothing: x->chg NULL */
     x->chg = write ? chg : NULL;
-    uint64_t t0 = replay ? 0 : rte_rdtsc();
+    struct call_timer t = {0};
+    if (!replay)
+        t = call_timer_start(env, spec);
     spec->exec(x);
     /* Logged by what changed, also when the reply is an error: an MSET
      * out of memory part-way keeps the pairs it set. */
@@ -216,8 +227,7 @@ enum call_rc call_exec(struct call_env *env, const struct cmd_spec *spec, struct
         if (write && (chg->n > 0 || chg->overflow || chg->flushed_all || chg->flushed_dbs))
             for (uint32_t i = 0; i < o->n; i++)
                 o->o[i].fn(o->o[i].arg, w, spec, x);
-        call_account(env, spec, rte_rdtsc() - t0,
-                          reply_is_error(x->out, before));
+        call_timer_stop(&t, reply_is_error(x->out, before));
     }
     x->chg = NULL;
     return CALL_DONE;

@@ -74,13 +74,17 @@ enum {
     CALL_UDP = 1u << 1,    /* a datagram that cannot wait half-way (admitted as a whole) */
 };
 
-/* INFO commandstats, Redis 7.0's fields; per worker, summed by INFO. */
+/* INFO commandstats, Redis 7.0's fields; per worker, summed by INFO.
+ * Time is sampled: one call in CALL_TIME_EVERY of each command is timed
+ * (the first one included), in TSC cycles, and INFO scales the timed
+ * cycles by calls / timed_calls into Redis' usec.  Why: reading the clock
+ * around every command (two rte_rdtsc) cost 10-15% of the UDP dataplane's
+ * GET rate (docs/BENCHMARKS.md, issue 12); two clock_gettime, more. */
+#define CALL_TIME_EVERY 16
 struct cmdstat {
     uint64_t calls;
-    /* Time in TSC cycles (rte_rdtsc: a GET takes well under a microsecond,
-     * and two clock_gettime calls per command cost more than the GET's
-     * index lookup); INFO converts to Redis' usec. */
-    uint64_t cycles;
+    uint64_t cycles;         /* of the timed calls */
+    uint64_t timed_calls;
     uint64_t rejected_calls; /* refused before running (arity, MISCONF, too large, backlog) */
     uint64_t failed_calls;   /* ran and replied an error */
 };
@@ -130,10 +134,15 @@ enum call_rc call_exec(struct call_env *env, const struct cmd_spec *spec, struct
                        uint32_t flags, struct persist_wait *wt);
 /* Count a call refused before it reached call_exec (arity). */
 void call_count_rejected(struct call_env *env, const struct cmd_spec *spec);
-/* Count a client command (PING, INFO...), timed by the caller (also what
- * call_exec counts an execution with). */
-void call_count_client(struct call_env *env, const struct cmd_spec *spec, uint64_t cycles,
-                       bool failed);
+/* Count a command around its handler (call_exec does; dispatch.c for the
+ * client commands): start before it runs, stop after (failed: it replied
+ * an error).  Times one call in CALL_TIME_EVERY. */
+struct call_timer {
+    struct cmdstat *st;  /* NULL: not counted */
+    uint64_t t0;         /* 0: this call is not timed */
+};
+struct call_timer call_timer_start(struct call_env *env, const struct cmd_spec *spec);
+void call_timer_stop(const struct call_timer *t, bool failed);
 
 /* ---- the sites -------------------------------------------------------------- */
 /* The connection's own shard (dispatch.c).  True: stall, nothing ran. */

@@ -13,7 +13,6 @@
 #include "runtime.h"
 
 #include <errno.h>
-#include <rte_cycles.h>
 #include <string.h>
 
 #include "../../common/clock.h"
@@ -245,11 +244,11 @@ static enum dispatch_rc dispatch_client(struct conn *c, const struct cmd_spec *s
         .now_ms = w->now_ms,
     };
     size_t before = cc.out->len;
-    uint64_t t0 = rte_rdtsc();
+    struct call_timer t = call_timer_start(w->call, spec);
     spec->client(&cc);
     /* A broadcast's reply comes later, in its own slot: not an error here. */
     bool failed = cc.out->len > before && cc.out->data[before] == '-';
-    call_count_client(w->call, spec, rte_rdtsc() - t0, failed);
+    call_timer_stop(&t, failed);
     return DISPATCH_DONE;
 }
 

@@ -226,6 +226,18 @@ def test_info_commandstats(_):
         eq(stats.get("get"), [1, 1, 0], "get: one call, one rejected")
         eq(stats.get("incr"), [1, 0, 1], "incr failed")
         eq(stats.get("ping"), [1, 0, 0], "ping")
+        # Time is sampled (one call in 16, the first included, scaled up):
+        # a command called many times still shows time, per call about
+        # what it costs (well under a millisecond here).
+        with srv.conn() as c:
+            for i in range(200):
+                eq(c.call("SET", "t%d" % i, "v"), b"OK")
+            t = c.call("INFO", "commandstats").decode()
+        m = re.search(r"cmdstat_set:calls=(\d+),usec=(\d+),usec_per_call=(\d+\.\d\d)", t)
+        check(m is not None, "set line: %r" % t)
+        calls, usec, per = int(m.group(1)), int(m.group(2)), float(m.group(3))
+        eq(calls, 206, "set calls")
+        check(usec > 0 and 0 < per < 1000, "sampled time: usec=%d per_call=%.2f" % (usec, per))
     finally:
         srv.stop()
 

@@ -30,6 +30,8 @@ static uint32_t home = 0;
 static uint64_t held_mask = ALL_HELD;
 static int64_t max_bulk = RESP_DEFAULT_MAX_BULK;
 static struct exec_changes *track = NULL; /* non-NULL: handlers report into it */
+/* Non-NULL: read lookups count into them (INFO keyspace_hits/misses). */
+static uint64_t *count_hits = NULL, *count_misses = NULL;
 
 static int suite_init(void)
 {
@@ -89,6 +91,8 @@ static void exec_slices(exec_fn fn, int argc, const struct hp_slice *argv)
         .argv = argv,
         .out = &out,
         .chg = track,
+        .keyspace_hits = count_hits,
+        .keyspace_misses = count_misses,
     };
     rbuf_reset(&out);
     if (track != NULL)

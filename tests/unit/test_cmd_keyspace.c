@@ -16,8 +16,8 @@
 
 static uint64_t hits, misses;
 
-/* exec_slices of the harness, with the counters wired in as dispatch.c's
- * exec_ctx_init does. */
+/* The harness's exec_slices with the counters wired in, as dispatch.c's
+ * exec_ctx_init does (counted false: as a context that counts nothing). */
 static void run_counted(const char *line, bool counted)
 {
     static char buf[4096];
@@ -25,24 +25,10 @@ static void run_counted(const char *line, bool counted)
     int argc = split_line(line, buf, sizeof(buf), argv);
     const struct cmd_spec *spec = cmd_lookup(argv[0].ptr, argv[0].len);
     CU_ASSERT_FATAL(spec != NULL && spec->exec != NULL);
-    struct exec_ctx x = {
-        .shards = shards,
-        .slot_to_shard = slot_map,
-        .nshards = NSHARDS,
-        .home = home,
-        .held_mask = held_mask,
-        .db = db,
-        .proto = proto,
-        .now_ms = now_ms,
-        .max_bulk = max_bulk,
-        .argc = argc,
-        .argv = argv,
-        .out = &out,
-        .keyspace_hits = counted ? &hits : NULL,
-        .keyspace_misses = counted ? &misses : NULL,
-    };
-    rbuf_reset(&out);
-    spec->exec(&x);
+    count_hits = counted ? &hits : NULL;
+    count_misses = counted ? &misses : NULL;
+    exec_slices(spec->exec, argc, argv);
+    count_hits = count_misses = NULL;
     CU_ASSERT(out.len > 0 && !out.overflow);
 }
 

@@ -196,7 +196,9 @@ struct aof_log_stats {
     uint64_t records_written;
     uint64_t fsyncs;
     uint64_t rotations;
-    uint64_t write_errors;      /* failed writes, syncs, segment creations */
+    /* Error episodes: writes, syncs or segment creations failing until one
+     * succeeds again; calls that fail together count once. */
+    uint64_t write_errors;
     uint64_t current_segment;   /* id */
     uint64_t current_offset;    /* logical end of data in it */
     uint64_t log_bytes;         /* valid bytes of every listed segment, headers included */

@@ -55,11 +55,13 @@ static void run_fault(enum aof_fault_op op, int e, enum aof_fsync_policy policy,
     }
     struct aof_log_stats st;
     aof_log_get_stats(l, &st);
-    /* After an io_uring failure the ring is gone: later faults of that kind
-     * cannot happen.  Sync faults hit the commit pipeline: syncs in flight
-     * together fail together and count as one error (enter_error), so on a
-     * loaded machine the 3 faults may be one or two errors. */
-    CU_ASSERT(st.write_errors >= (op == AOF_FAULT_URING || op == AOF_FAULT_SYNC ? 1u : 3u));
+    /* write_errors counts error episodes (enter_error), not failed calls:
+     * after an io_uring failure the ring is gone, and writes or syncs in
+     * flight together fail together, so on a loaded machine the 3 injected
+     * faults may make one, two or three episodes (seen: a write-fault run
+     * with 2).  At least the one wait_error saw. */
+    CU_ASSERT(st.write_errors >= 1u);
+    CU_ASSERT(st.write_errors <= 3u);
     CU_ASSERT_EQUAL(aof_log_close(l), 0);
     struct checker k = {.check_content = true};
     struct aof_recover_result res;

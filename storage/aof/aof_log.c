@@ -46,7 +46,7 @@ static void writer_wake(struct aof_log *l)
 {
     if (atomic_exchange_explicit(&l->sleeping, 0, memory_order_seq_cst) == 0)
         return;
-    atomic_fetch_add_explicit(&l->st_wakeups, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&l->st_wakeups, 1, memory_order_release);
     uint64_t one = 1;
     ssize_t n = write(l->wake_fd, &one, sizeof(one));
     /* EAGAIN: the counter is saturated, a wake-up is pending anyway. */
@@ -208,8 +208,11 @@ void aof_log_get_stats(const struct aof_log *l, struct aof_log_stats *out)
     out->log_bytes = atomic_load_explicit(&l->st_sealed, memory_order_relaxed) +
                      out->current_offset;
     out->removed_segments = atomic_load_explicit(&l->st_removed, memory_order_relaxed);
+    /* Wake-ups first, with acquire: every wake-up seen claimed a sleep
+     * announcement counted before it, so the pair keeps wakeups <= sleeps
+     * even while the thread runs. */
+    out->thread_wakeups = atomic_load_explicit(&l->st_wakeups, memory_order_acquire);
     out->thread_sleeps = atomic_load_explicit(&l->st_sleeps, memory_order_relaxed);
-    out->thread_wakeups = atomic_load_explicit(&l->st_wakeups, memory_order_relaxed);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -203,8 +203,9 @@ struct aof_log_stats {
     uint64_t current_offset;    /* logical end of data in it */
     uint64_t log_bytes;         /* valid bytes of every listed segment, headers included */
     uint64_t removed_segments;  /* deleted by rewrites since open */
-    uint64_t thread_sleeps;     /* times the idle persistence thread blocked */
-    uint64_t thread_wakeups;    /* ... and an append had to wake it (eventfd) */
+    uint64_t thread_sleeps;     /* times the idle thread announced it would block
+                                 * (a re-check that finds news skips the block) */
+    uint64_t thread_wakeups;    /* ... and an append had to wake it (eventfd); <= sleeps */
 };
 /*
  * Log rewrite (compaction without fork, docs/AOF.md section 15).  Each shard

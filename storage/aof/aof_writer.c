@@ -128,13 +128,17 @@ static void writer_wait(struct aof_log *l)
         return;
     }
     IDLE_DELAY(l);
+    /* Counted before it is announced: a waker can claim the announcement
+     * (and count a wake-up) even when the re-check below then finds news
+     * and we never block, so counting only real blocks would let wake-ups
+     * outnumber sleeps.  Pairs with the release in writer_wake. */
+    atomic_fetch_add_explicit(&l->st_sleeps, 1, memory_order_relaxed);
     atomic_store_explicit(&l->sleeping, 1, memory_order_seq_cst);
     atomic_thread_fence(memory_order_seq_cst);
     if (writer_has_news(l)) {
         atomic_store_explicit(&l->sleeping, 0, memory_order_relaxed);
         return;
     }
-    atomic_fetch_add_explicit(&l->st_sleeps, 1, memory_order_relaxed);
     struct pollfd pf[2] = {{.fd = l->wake_fd, .events = POLLIN},
                            {.fd = l->uring_ok ? l->uring.ring_fd : -1, .events = POLLIN}};
     nfds_t n = l->pipe_n > 0 && l->uring_ok ? 2 : 1;

@@ -11,16 +11,24 @@
 static uint64_t ms_since(uint64_t t0_ns) { return (clock_mono_ns() - t0_ns) / 1000000u; }
 
 /* Waits (at most 2 s) until the idle thread is asleep: it counts a sleep
- * when it blocks and a wake-up when an append ends one, so with no bound
- * expiring (3 s) it sleeps now when it has more sleeps than wake-ups.  Why
- * not a fixed pause: on a loaded machine 20 ms were sometimes too short for
- * the thread to get there, and the round then saw no wake-up. */
+ * just before it announces one and a wake-up when an append ends one, so
+ * with no bound expiring (3 s) it is asleep, or a few instructions from
+ * it, when it has more sleeps than wake-ups; the same reading 1 ms later
+ * rules out the few instructions.  Why not a fixed pause: on a loaded
+ * machine 20 ms were sometimes too short for the thread to get there, and
+ * the round then saw no wake-up. */
 static void wait_asleep(struct aof_log *l, struct aof_log_stats *st)
 {
+    uint64_t seen = 0;
     for (int i = 0; i < 2000; i++) {
         aof_log_get_stats(l, st);
-        if (st->thread_sleeps > st->thread_wakeups)
-            return;
+        if (st->thread_sleeps > st->thread_wakeups) {
+            if (st->thread_sleeps == seen)
+                return;
+            seen = st->thread_sleeps;
+        } else {
+            seen = 0;
+        }
         sleep_ms(1);
     }
 }

@@ -39,12 +39,60 @@ struct exec_change {
     struct hp_slice key;            /* points into argv: valid for the execution */
 };
 
+/*
+ * Operation records (docs/AOF.md, "Operation records").  By default the log
+ * writes, for each changed key, the records of its whole state
+ * (entry_state_records): right for a string, far too much for one HSET on
+ * a million-field hash.  A handler that can say what it did as commands
+ * with already-resolved arguments (HSET as received; SPOP as the SREM of
+ * what it popped; SMOVE across shards as SREM on one and SADD on the other)
+ * adds them with exec_log_record / exec_log_argv, and the log writes those
+ * instead of the states.  The contract:
+ *   - every changed key is still reported with exec_key_changed (observers
+ *     and the state fallback need the list);
+ *   - each record's argv[1] is a key, and every key the record names lives
+ *     on argv[1]'s shard (one shard's log holds it; replay runs it through
+ *     the same handler on that shard alone);
+ *   - replaying the records, in order, on the state the command started
+ *     from gives exactly the state it left (deterministic: no randomness,
+ *     no clock but absolute times);
+ *   - a handler that fails part-way (out of memory) calls exec_log_states:
+ *     replaying its full argv would do more than it did.
+ * Bounded: EXEC_RECORDS_MAX records of at most EXEC_RECORD_ARGC_MAX
+ * arguments each, EXEC_RECORD_ARGS arguments in all and
+ * EXEC_RECORD_BYTES copied bytes; past any of them `rec_overflow` is set
+ * and the log falls back to the states of the changed keys (correct, only
+ * bigger).
+ */
+#define EXEC_RECORDS_MAX 16
+/* Arguments of one record, the command word included: a wider command
+ * (HSET with 100 pairs) is split by its handler into several records,
+ * else exec_log_argv falls back to the states. */
+#define EXEC_RECORD_ARGC_MAX 64
+#define EXEC_RECORD_ARGS 1024
+#define EXEC_RECORD_BYTES (64u * 1024u)
+
+struct exec_record {
+    uint32_t db;
+    uint32_t argc;
+    const struct hp_slice *argv;    /* into rec_args, or the command's own argv */
+};
+
 struct exec_changes {
     uint32_t n;
     bool overflow;                  /* more than EXEC_CHANGED_MAX keys were reported */
     bool flushed_all;               /* FLUSHALL: every db of every held shard */
     uint32_t flushed_dbs;           /* FLUSHDB: bit per db (HP_NUM_DBS <= 32) */
     struct exec_change keys[EXEC_CHANGED_MAX];
+    /* operation records (above) */
+    uint32_t nrec;
+    bool rec_overflow;              /* a limit was hit: log states instead */
+    bool rec_states;                /* exec_log_states: log states instead */
+    uint32_t rec_nargs;             /* used entries of rec_args */
+    uint32_t rec_nbytes;            /* used bytes of rec_bytes */
+    struct exec_record recs[EXEC_RECORDS_MAX];
+    struct hp_slice rec_args[EXEC_RECORD_ARGS];
+    char rec_bytes[EXEC_RECORD_BYTES];
 };
 
 struct exec_ctx {
@@ -104,6 +152,36 @@ static inline void exec_changes_reset(struct exec_changes *c)
     c->overflow = false;
     c->flushed_all = false;
     c->flushed_dbs = 0;
+    c->nrec = 0;
+    c->rec_overflow = false;
+    c->rec_states = false;
+    c->rec_nargs = 0;
+    c->rec_nbytes = 0;
+}
+
+/* Whether the log writes the operation records (else the states). */
+static inline bool exec_changes_use_records(const struct exec_changes *c)
+{
+    return c->nrec > 0 && !c->rec_overflow && !c->rec_states;
+}
+
+/* Adds the record argv[0..argc) for db, copying the bytes (they may point
+ * into a value the command is about to free).  2 <= argc <=
+ * EXEC_RECORD_ARGC_MAX (wider: a caller bug, asserted), argv[1] the key
+ * whose shard holds the record (see above).  Past a limit the records are
+ * dropped for the states (rec_overflow). */
+void exec_log_record(struct exec_ctx *x, uint32_t db, uint32_t argc,
+                     const struct hp_slice *argv);
+/* Adds the command itself, as received, as the record (no copy: argv
+ * lives for the execution); wider than EXEC_RECORD_ARGC_MAX: the states.  Only for commands whose keys all live on one
+ * shard, which a single-key command always does. */
+void exec_log_argv(struct exec_ctx *x);
+/* Drops the records: the log writes the states of the changed keys (a
+ * handler that failed part-way). */
+static inline void exec_log_states(struct exec_ctx *x)
+{
+    if (x->chg != NULL)
+        x->chg->rec_states = true;
 }
 
 static inline uint32_t exec_shard_id_of(const struct exec_ctx *x, struct hp_slice key)

@@ -54,6 +54,15 @@ struct call_env *call_env_new(struct worker *w)
         return NULL;
     }
     env->nstats = n;
+    /* ~90 KiB with the operation records' scratch: apart, so an env of
+     * recovery (no changes tracked) stays small on the stack. */
+    env->chg = malloc(sizeof(*env->chg));
+    if (env->chg == NULL) {
+        free(env->stats);
+        free(env);
+        return NULL;
+    }
+    exec_changes_reset(env->chg);
     env->w = w;
     return env;
 }
@@ -63,6 +72,7 @@ void call_env_free(struct call_env *env)
     if (env == NULL)
         return;
     HP_ASSERT(env->nparked == 0);
+    free(env->chg);
     free(env->stats);
     free(env);
 }
@@ -222,10 +232,13 @@ call_exec_write(struct call_env *env, const struct cmd_spec *spec, struct exec_c
             return CALL_DONE;
         }
     }
-    struct exec_changes *chg = &env->chg;
-    if (write)
-        exec_changes_reset(chg);   /* reads report nothing: x->chg NULL */
-    x->chg = write ? chg : NULL;
+    /* Reads report nothing, and neither does replay (nothing follows a
+     * replayed write): x->chg NULL. */
+    struct exec_changes *chg = write && !replay ? env->chg : NULL;
+    HP_ASSERT(replay || !write || chg != NULL);
+    if (chg != NULL)
+        exec_changes_reset(chg);
+    x->chg = chg;
     struct call_timer t = {0};
     if (!replay)
         t = timer_start(env, spec);
@@ -236,7 +249,7 @@ call_exec_write(struct call_env *env, const struct cmd_spec *spec, struct exec_c
         w->rt->call_log->log_changes(w, spec, x, wt);
     if (!replay) {
         const struct call_observers *o = &w->rt->observers;
-        if (write && (chg->n > 0 || chg->overflow || chg->flushed_all || chg->flushed_dbs))
+        if (chg != NULL && (chg->n > 0 || chg->overflow || chg->flushed_all || chg->flushed_dbs))
             for (uint32_t i = 0; i < o->n; i++)
                 o->o[i].fn(o->o[i].arg, w, spec, x);
         timer_stop(&t, reply_is_error(x->out, before));

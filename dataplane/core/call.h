@@ -117,7 +117,8 @@ struct call_env {
     struct cmdstat *stats;     /* [nstats], by index in cmd_table(); NULL: not counted */
     const struct cmd_spec *table; /* cmd_table()'s base (fixed; the client part fills in later) */
     size_t nstats;
-    struct exec_changes chg;   /* the running execution's changes */
+    struct exec_changes *chg;  /* the running execution's changes; NULL for recovery
+                                * (replay tracks nothing: it logs nothing) */
     struct xmsg *parked_head, *parked_tail;
     uint32_t nparked;
 };

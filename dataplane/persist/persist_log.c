@@ -216,6 +216,24 @@ static void px_emit_flushes(struct px_emit *em, const struct exec_ctx *x)
     }
 }
 
+/* The handler's operation records (exec.h), each on its key's shard.  A
+ * record too wide for a log record (PX_OVF_ARGV_MAX) cannot happen:
+ * EXEC_RECORD_ARGC_MAX is not above it (asserted at compile time). */
+static void px_emit_records(struct px_emit *em, struct exec_ctx *x)
+{
+    const struct exec_changes *c = x->chg;
+    for (uint32_t i = 0; i < c->nrec; i++) {
+        const struct exec_record *r = &c->recs[i];
+        HP_ASSERT(r->argc >= 2);
+        em->shard = x->nshards == 1 ? 0 : exec_shard_id_of(x, r->argv[1]);
+        HP_ASSERT(x->held_mask & (1ull << em->shard));
+        em->db = r->db;
+        int rc = px_emit_rec(em, r->argc, r->argv);
+        HP_ASSERT(rc == 0);
+    }
+}
+_Static_assert(EXEC_RECORD_ARGC_MAX <= PX_OVF_ARGV_MAX, "an operation record fits a log record");
+
 /* One pass over everything the execution changed.  Past the list's limit
  * every key the command names stands in for it (exec.h). */
 static void px_emit_all(struct px_emit *em, const struct cmd_spec *spec, struct exec_ctx *x)
@@ -223,6 +241,10 @@ static void px_emit_all(struct px_emit *em, const struct cmd_spec *spec, struct 
     const struct exec_changes *c = x->chg;
     if (c->flushed_all || c->flushed_dbs != 0)
         px_emit_flushes(em, x);
+    if (exec_changes_use_records(c)) {
+        px_emit_records(em, x);
+        return;
+    }
     if (!c->overflow) {
         for (uint32_t i = 0; i < c->n; i++)
             px_emit_key(em, x, c->keys[i].db, c->keys[i].key);

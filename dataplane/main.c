@@ -28,6 +28,7 @@
 #include "persist/persist.h"
 #include "udp/udp.h"
 #include "server/server.h"
+#include "../storage/list/quicklist.h"
 
 #define EAL_ARGV_MAX 64
 #define STARTUP_TIMEOUT_MS 20000
@@ -305,6 +306,11 @@ int main(int argc, char **argv)
     /* Before anything looks a command up (the log replay included). */
     if (server_cmds_register() != 0) {
         fprintf(stderr, "hotpathd: the client command table was registered twice\n");
+        return 1;
+    }
+    /* Typed values, before the log replay can create one. */
+    if (list_type_register() != 0) {
+        fprintf(stderr, "hotpathd: the list type could not be registered\n");
         return 1;
     }
     config_init(&cfg);

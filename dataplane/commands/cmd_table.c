@@ -52,6 +52,11 @@ enum cmd_index {
     {.notes = note, .flags = fl, .begin = CMD_KS_BEGIN_INDEX, .bs = {.index = idx}, \
      .find = CMD_KS_FIND_RANGE, .fk = {.range = {last, step, 0}}}
 
+/* Keys from argv[idx + 1] on, their count in argv[idx] (LMPOP). */
+#define KS_KEYNUM(fl, idx, numidx, first, step)                               \
+    {.flags = fl, .begin = CMD_KS_BEGIN_INDEX, .bs = {.index = idx},           \
+     .find = CMD_KS_FIND_KEYNUM, .fk = {.keynum = {numidx, first, step}}}
+
 enum {
     W = CMD_WRITE,
     R = CMD_READONLY,
@@ -252,6 +257,63 @@ static struct cmd_spec cmd_specs[CMD_COUNT + CMD_CLIENT_MAX] = {
           "Get the expiration Unix timestamp for a key in milliseconds", "generic", "7.0.0",
           ACL("@keyspace @read @fast"),
           KEYS1(KS_RANGE(KRO | KAC, 1, 0, 1))),
+    KEYED(lpush, -3, W | M | F, "Prepend one or multiple elements to a list", "list", "1.0.0",
+          ACL("@write @list @fast"),
+          KEYS1(KS_RANGE(KRW | KIN, 1, 0, 1))),
+    KEYED(rpush, -3, W | M | F, "Append one or multiple elements to a list", "list", "1.0.0",
+          ACL("@write @list @fast"),
+          KEYS1(KS_RANGE(KRW | KIN, 1, 0, 1))),
+    KEYED(lpop, -2, W | F, "Remove and get the first elements in a list", "list", "1.0.0",
+          ACL("@write @list @fast"),
+          KEYS1(KS_RANGE(KRW | KAC | KDE, 1, 0, 1))),
+    KEYED(rpop, -2, W | F, "Remove and get the last elements in a list", "list", "1.0.0",
+          ACL("@write @list @fast"),
+          KEYS1(KS_RANGE(KRW | KAC | KDE, 1, 0, 1))),
+    KEYED(llen, 2, R | F, "Get the length of a list", "list", "1.0.0",
+          ACL("@read @list @fast"),
+          KEYS1(KS_RANGE(KRO, 1, 0, 1))),
+    KEYED(lrange, 4, R, "Get a range of elements from a list", "list", "1.0.0",
+          ACL("@read @list @slow"),
+          KEYS1(KS_RANGE(KRO | KAC, 1, 0, 1))),
+    KEYED(lindex, 3, R, "Get an element from a list by its index", "list", "1.0.0",
+          ACL("@read @list @slow"),
+          KEYS1(KS_RANGE(KRO | KAC, 1, 0, 1))),
+    KEYED(lpushx, -3, W | M | F, "Prepend an element to a list, only if the list exists",
+          "list", "2.2.0",
+          ACL("@write @list @fast"),
+          KEYS1(KS_RANGE(KRW | KIN, 1, 0, 1))),
+    KEYED(rpushx, -3, W | M | F, "Append an element to a list, only if the list exists",
+          "list", "2.2.0",
+          ACL("@write @list @fast"),
+          KEYS1(KS_RANGE(KRW | KIN, 1, 0, 1))),
+    KEYED(lset, 4, W | M, "Set the value of an element in a list by its index", "list", "1.0.0",
+          ACL("@write @list @slow"),
+          KEYS1(KS_RANGE(KRW | KUP, 1, 0, 1))),
+    KEYED(linsert, 5, W | M, "Insert an element before or after another element in a list",
+          "list", "2.2.0",
+          ACL("@write @list @slow"),
+          KEYS1(KS_RANGE(KRW | KIN, 1, 0, 1))),
+    KEYED(lrem, 4, W, "Remove elements from a list", "list", "1.0.0",
+          ACL("@write @list @slow"),
+          KEYS1(KS_RANGE(KRW | KDE, 1, 0, 1))),
+    KEYED(ltrim, 4, W, "Trim a list to the specified range", "list", "1.0.0",
+          ACL("@write @list @slow"),
+          KEYS1(KS_RANGE(KRW | KDE, 1, 0, 1))),
+    KEYED(lpos, -3, R, "Return the index of matching elements on a list", "list", "6.0.6",
+          ACL("@read @list @slow"),
+          KEYS1(KS_RANGE(KRO | KAC, 1, 0, 1))),
+    KEYED(lmove, 5, W | M,
+          "Pop an element from a list, push it to another list and return it", "list", "6.2.0",
+          ACL("@write @list @slow"),
+          KEYS2(KS_RANGE(KRW | KAC | KDE, 1, 0, 1), KS_RANGE(KRW | KIN, 2, 0, 1))),
+    KEYED(rpoplpush, 3, W | M,
+          "Remove the last element in a list, prepend it to another list and return it",
+          "list", "1.2.0",
+          ACL("@write @list @slow"),
+          KEYS2(KS_RANGE(KRW | KAC | KDE, 1, 0, 1), KS_RANGE(KRW | KIN, 2, 0, 1))),
+    KEYED(lmpop, -4, W, "Pop elements from a list", "list", "7.0.0",
+          ACL("@write @list @slow"),
+          KEYS1(KS_KEYNUM(KRW | KAC | KDE, 1, 0, 1, 1))),
 };
 
 static size_t cmd_nclient;
@@ -316,7 +378,7 @@ const struct cmd_spec *cmd_lookup(const uint8_t *name, size_t len)
     case CMD_KEY(6, 'i'): CMD_TRY(incrby) break;
     case CMD_KEY(6, 'm'): CMD_TRY(msetnx) break;
     case CMD_KEY(6, 'p'): CMD_TRY(psetex) break;
-    case CMD_KEY(6, 'r'): CMD_TRY(rename) break;
+    case CMD_KEY(6, 'r'): CMD_TRY(rename) CMD_TRY(rpushx) break;
     case CMD_KEY(6, 's'): CMD_TRY(strlen) break;
     case CMD_KEY(6, 'u'): CMD_TRY(unlink) break;
     case CMD_KEY(7, 'f'): CMD_TRY(flushdb) break;
@@ -327,10 +389,16 @@ const struct cmd_spec *cmd_lookup(const uint8_t *name, size_t len)
     case CMD_KEY(8, 'r'): CMD_TRY(renamenx) break;
     case CMD_KEY(8, 's'): CMD_TRY(setrange) break;
     case CMD_KEY(9, 'p'): CMD_TRY(pexpireat) break;
-    case CMD_KEY(9, 'r'): CMD_TRY(randomkey) break;
+    case CMD_KEY(9, 'r'): CMD_TRY(randomkey) CMD_TRY(rpoplpush) break;
     case CMD_KEY(10, 'e'): CMD_TRY(expiretime) break;
     case CMD_KEY(11, 'i'): CMD_TRY(incrbyfloat) break;
     case CMD_KEY(11, 'p'): CMD_TRY(pexpiretime) break;
+    case CMD_KEY(4, 'l'): CMD_TRY(llen) CMD_TRY(lpop) CMD_TRY(lrem) CMD_TRY(lset) CMD_TRY(lpos) break;
+    case CMD_KEY(4, 'r'): CMD_TRY(rpop) break;
+    case CMD_KEY(5, 'l'): CMD_TRY(lpush) CMD_TRY(ltrim) CMD_TRY(lmove) CMD_TRY(lmpop) break;
+    case CMD_KEY(5, 'r'): CMD_TRY(rpush) break;
+    case CMD_KEY(6, 'l'): CMD_TRY(lrange) CMD_TRY(lindex) CMD_TRY(lpushx) break;
+    case CMD_KEY(7, 'l'): CMD_TRY(linsert) break;
     default:
         break;
     }

@@ -53,9 +53,10 @@ void cmd_lpos(struct exec_ctx *x)
         }
     }
     bool from_tail = rank < 0;
-    /* -INT64_MIN does not fit; no list is that long anyway. */
+    /* Redis 7.0 negates LONG_MIN into itself, a rank every match reaches:
+     * the first match from the tail. */
     uint64_t want_rank = rank > 0 ? (uint64_t)rank
-                                  : (rank == INT64_MIN ? UINT64_MAX : (uint64_t)-rank);
+                                  : (rank == INT64_MIN ? 1 : (uint64_t)-rank);
     struct quicklist *ql;
     enum shard_lookup r = list_lookup(x, exec_shard(x, x->argv[1]), x->argv[1], &ql);
     if (r == SHARD_LOOKUP_WRONGTYPE)

@@ -57,6 +57,9 @@ void cmd_lpos(struct exec_ctx *x)
      * the first match from the tail. */
     uint64_t want_rank = rank > 0 ? (uint64_t)rank
                                   : (rank == INT64_MIN ? 1 : (uint64_t)-rank);
+    /* ... and its "matches - rank + 1 >= count" overflows: COUNT then
+     * stops nothing, every match is listed. */
+    int64_t stop_at = rank == INT64_MIN ? 0 : count;
     struct quicklist *ql;
     enum shard_lookup r = list_lookup(x, exec_shard(x, x->argv[1]), x->argv[1], &ql);
     if (r == SHARD_LOOKUP_WRONGTYPE)
@@ -94,7 +97,7 @@ void cmd_lpos(struct exec_ctx *x)
             found++;
             if (pass == 1)
                 resp_add_int(x->out, (int64_t)pos);
-            if (count != 0 && found >= (uint64_t)count)
+            if (stop_at > 0 && found >= (uint64_t)stop_at)
                 break;
         }
         if (pass == 0)

@@ -25,6 +25,9 @@ enum {
     AMT = CMD_ARG_MULTIPLE_TOKEN,
 };
 
+/* Type families keep their docs in their own headers (same macros). */
+#include "cmd_docs_list.h"
+
 static const struct cmd_arg a_del_1[] = {
     KARG("key", 0, .flags = AM),
 };
@@ -744,6 +747,7 @@ static const struct cmd_doc cmd_docs[] = {
     {.name = "expiretime", .complexity = "O(1)", ARGS(a_expiretime_1)},
     {.name = "incrbyfloat", .complexity = "O(1)", ARGS(a_incrbyfloat_1)},
     {.name = "pexpiretime", .complexity = "O(1)", ARGS(a_pexpiretime_1)},
+    CMD_DOCS_LIST
 };
 
 const struct cmd_doc *cmd_doc_find(const char *fullname)

@@ -152,7 +152,7 @@ void cmd_rpop(struct exec_ctx *x) { pop_generic(x, false); }
 void cmd_llen(struct exec_ctx *x)
 {
     struct quicklist *ql;
-    enum shard_lookup r = list_lookup(x, exec_shard(x, x->argv[1]), x->argv[1], &ql);
+    enum shard_lookup r = list_lookup_read(x, exec_shard(x, x->argv[1]), x->argv[1], &ql);
     if (r == SHARD_LOOKUP_WRONGTYPE)
         return;
     resp_add_int(x->out, r == SHARD_LOOKUP_FOUND ? (int64_t)ql_len(ql) : 0);
@@ -186,7 +186,7 @@ void cmd_lrange(struct exec_ctx *x)
         return;
     }
     struct quicklist *ql;
-    enum shard_lookup r = list_lookup(x, exec_shard(x, x->argv[1]), x->argv[1], &ql);
+    enum shard_lookup r = list_lookup_read(x, exec_shard(x, x->argv[1]), x->argv[1], &ql);
     if (r == SHARD_LOOKUP_WRONGTYPE)
         return;
     uint64_t a, b;
@@ -221,7 +221,7 @@ static bool norm_index(int64_t ix, uint64_t len, uint64_t *out)
 void cmd_lindex(struct exec_ctx *x)
 {
     struct quicklist *ql;
-    enum shard_lookup r = list_lookup(x, exec_shard(x, x->argv[1]), x->argv[1], &ql);
+    enum shard_lookup r = list_lookup_read(x, exec_shard(x, x->argv[1]), x->argv[1], &ql);
     if (r == SHARD_LOOKUP_WRONGTYPE)
         return;
     if (r == SHARD_LOOKUP_NONE) {

@@ -33,6 +33,17 @@ static inline enum shard_lookup list_lookup(struct exec_ctx *x, struct shard *s,
     return r;
 }
 
+/* The same for a read (lookupKeyRead): counts a keyspace hit or miss. */
+static inline enum shard_lookup list_lookup_read(struct exec_ctx *x, struct shard *s,
+                                                 struct hp_slice key, struct quicklist **ql)
+{
+    enum shard_lookup r = list_lookup(x, s, key, ql);
+    uint64_t *counter = r != SHARD_LOOKUP_NONE ? x->keyspace_hits : x->keyspace_misses;
+    if (counter != NULL)
+        (*counter)++;
+    return r;
+}
+
 static inline bool list_parse_long(struct hp_slice a, int64_t *v)
 {
     return str_to_i64(a.ptr, a.len, v) == 0;

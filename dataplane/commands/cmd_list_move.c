@@ -61,7 +61,7 @@ void cmd_lpos(struct exec_ctx *x)
      * stops nothing, every match is listed. */
     int64_t stop_at = rank == INT64_MIN ? 0 : count;
     struct quicklist *ql;
-    enum shard_lookup r = list_lookup(x, exec_shard(x, x->argv[1]), x->argv[1], &ql);
+    enum shard_lookup r = list_lookup_read(x, exec_shard(x, x->argv[1]), x->argv[1], &ql);
     if (r == SHARD_LOOKUP_WRONGTYPE)
         return;
     if (r == SHARD_LOOKUP_NONE || ql_len(ql) == 0) {

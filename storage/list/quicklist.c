@@ -80,6 +80,19 @@ static void unlink_node(struct quicklist *ql, struct ql_node *n)
     ql->nodes--;
 }
 
+/* After a realloc moved n: its neighbours and the ends point at it. */
+static void relink(struct quicklist *ql, struct ql_node *m)
+{
+    if (m->prev != NULL)
+        m->prev->next = m;
+    else
+        ql->head = m;
+    if (m->next != NULL)
+        m->next->prev = m;
+    else
+        ql->tail = m;
+}
+
 /* Makes room for `used` bytes in *np (may move it); -1 when out of memory. */
 static int node_reserve(struct shard *s, struct quicklist *ql, struct ql_node **np, uint32_t used)
 {
@@ -95,18 +108,61 @@ static int node_reserve(struct shard *s, struct quicklist *ql, struct ql_node **
         return -1;
     m->cap = cap;
     ql->mem = ql->mem - old + shard_alloc_size(m);
-    if (m != n) {
-        if (m->prev != NULL)
-            m->prev->next = m;
-        else
-            ql->head = m;
-        if (m->next != NULL)
-            m->next->prev = m;
-        else
-            ql->tail = m;
-    }
+    if (m != n)
+        relink(ql, m);
     *np = m;
     return 0;
+}
+
+/* Neighbours whose bytes together fit half a node are merged, so deletes
+ * cannot leave a long chain of near-empty nodes (Redis merges too); the
+ * half keeps a merge from being split again by the next insert. */
+#define QL_MERGE_BYTES (QL_NODE_MAX_BYTES / 2)
+
+/* Appends b's elements to a and frees b (b == a->next).  Out of memory:
+ * nothing happens (a merge is an optimisation). */
+static struct ql_node *node_merge(struct shard *s, struct quicklist *ql, struct ql_node *a)
+{
+    struct ql_node *b = a->next;
+    HP_ASSERT(b != NULL);
+    if (node_reserve(s, ql, &a, a->used + b->used) != 0)
+        return a;
+    b = a->next;
+    memcpy(a->buf + a->used, b->buf, b->used);
+    a->used += b->used;
+    a->count += b->count;
+    unlink_node(ql, b);
+    node_free(s, ql, b);
+    return a;
+}
+
+/* Gives back most of a node's unused room (failure: it keeps it). */
+static struct ql_node *node_shrink(struct shard *s, struct quicklist *ql, struct ql_node *n)
+{
+    if (n->cap <= 256 || n->cap / 2 < n->used)
+        return n;
+    uint32_t cap = n->used < 128 ? 128 : n->used;
+    size_t old = shard_alloc_size(n);
+    struct ql_node *m = shard_realloc(s, n, sizeof(*m) + cap);
+    if (m == NULL)
+        return n;
+    m->cap = cap;
+    ql->mem = ql->mem - old + shard_alloc_size(m);
+    if (m != n)
+        relink(ql, m);
+    return m;
+}
+
+/* After n shrank: merges it with the neighbour(s) allowed (prev: into the
+ * previous node; next: the next one into n), then shrinks it. */
+static void node_settle(struct shard *s, struct quicklist *ql, struct ql_node *n, bool prev,
+                        bool next)
+{
+    if (prev && n->prev != NULL && n->prev->used + n->used <= QL_MERGE_BYTES)
+        n = node_merge(s, ql, n->prev);
+    if (next && n->next != NULL && n->used + n->next->used <= QL_MERGE_BYTES)
+        n = node_merge(s, ql, n);
+    node_shrink(s, ql, n);
 }
 
 /* Writes v at byte offset off of n (growing it). */
@@ -334,6 +390,12 @@ void ql_delete_range(struct shard *s, struct quicklist *ql, uint64_t start, uint
         n = next;
         off = nix = 0;
     }
+    /* The cut: the node now holding position start (or the tail). */
+    if (ql->count > 0) {
+        uint32_t o, i;
+        struct ql_node *at = locate(ql, HP_MIN(start, ql->count - 1), &o, &i);
+        node_settle(s, ql, at, true, true);
+    }
 }
 
 /* Removes from node n the first k of its matches (or, from_tail, the last
@@ -396,6 +458,10 @@ uint64_t ql_remove(struct shard *s, struct quicklist *ql, struct hp_slice v, uin
             if (n->count == 0) {
                 unlink_node(ql, n);
                 node_free(s, ql, n);
+            } else {
+                /* Only with the side already visited: the other one is
+                 * still to scan. */
+                node_settle(s, ql, n, !from_tail, from_tail);
             }
         }
         n = after;

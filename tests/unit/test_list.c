@@ -335,7 +335,40 @@ static void test_type_ops(void)
     CU_ASSERT_EQUAL(payload_bytes(s), 0);
 }
 
+/* Deletes leave no chain of near-empty nodes: neighbours merge. */
+static void test_merge_after_deletes(void)
+{
+    struct quicklist *ql = ql_create(s);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ql);
+    for (int i = 0; i < 6000; i++) {
+        struct hp_slice v = i % 50 == 0 ? hp_slice_make("keep", 4) : hp_slice_make("dropme", 6);
+        CU_ASSERT_EQUAL_FATAL(ql_push(s, ql, false, v), 0);
+        model_insert(m.n, v);
+    }
+    uint64_t nodes = ql->nodes;
+    CU_ASSERT(nodes > 10);
+    CU_ASSERT_EQUAL(ql_remove(s, ql, hp_slice_make("dropme", 6), 0, false), 5880);
+    for (uint32_t i = m.n; i-- > 0;)
+        if (m.v[i].len == 6)
+            model_delete(i, 1);
+    expect_model(ql);
+    CU_ASSERT(ql->nodes <= 2);     /* 120 small elements fit one node */
+    CU_ASSERT_EQUAL(ql_mem_usage(ql), payload_bytes(s));
+    for (int i = 0; i < 6000; i++) {
+        CU_ASSERT_EQUAL_FATAL(ql_push(s, ql, i % 2, hp_slice_make("fill", 4)), 0);
+        model_insert(i % 2 ? 0 : m.n, hp_slice_make("fill", 4));
+    }
+    ql_delete_range(s, ql, 5, m.n - 10);
+    model_delete(5, m.n - 10);
+    expect_model(ql);
+    CU_ASSERT_EQUAL(ql->nodes, 1);
+    CU_ASSERT_EQUAL(ql_mem_usage(ql), payload_bytes(s));
+    ql_free(s, ql);
+    model_clear();
+}
+
 static CU_TestInfo list_tests[] = {
+    {"deletes merge neighbouring nodes", test_merge_after_deletes},
     {"push at both ends, index, delete ranges, accounting", test_push_pop_ends},
     {"random operations against an array model", test_random_against_model},
     {"node bounds: exact, oversize, split, empty element", test_node_bounds},

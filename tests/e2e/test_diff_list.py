@@ -189,6 +189,16 @@ def test_edge_cases(srv):
         [b"LMPOP", b"1", b"l", b"RIGHT", b"COUNT", b"100"], [b"EXISTS", b"l"],
         [b"LTRIM", b"nokey", b"a", b"b"], [b"LSET", b"nokey", b"0", b"x"],
         [b"LPOP", b"a", b"1", b"2"], [b"LINSERT", b"nokey", b"bad", b"a", b"b"],
+        [b"RPUSH", b"m", b"1", b"2", b"3"], [b"LMPOP", b"9223372036854775807", b"m", b"LEFT"],
+        [b"LMPOP", b"1", b"m", b"b"], [b"LMPOP", b"2", b"m"], [b"LMPOP", b"1", b"m", b"LEFT", b"COUNT"],
+        [b"LMPOP", b"1", b"m", b"LEFT", b"COUNT", b"-9223372036854775808"],
+        [b"LPOS", b"m", b"1", b"RANK", b"9223372036854775807"],
+        [b"LPOS", b"m", b"1", b"MAXLEN", b"-1"], [b"LPOS", b"m", b"1", b"RANK", b"x"],
+        [b"LRANGE", b"m", b"-9223372036854775808", b"9223372036854775807"],
+        [b"LSET", b"m", b"-9223372036854775808", b"x"], [b"LINDEX", b"m", b"-9223372036854775808"],
+        [b"LTRIM", b"m", b"-9223372036854775808", b"9223372036854775807"], [b"LRANGE", b"m", b"0", b"-1"],
+        [b"LREM", b"m", b"9223372036854775807", b"1"], [b"LPOP", b"m", b"9223372036854775807"],
+        [b"LPUSHX", b"m"], [b"LPUSH", b"m"], [b"LMOVE", b"m", b"m", b"LEFT"], [b"LRANGE", b"m", b"0"],
     ]
     d = Diff(srv.conn(), ref.conn(), 0, "edge")
     try:

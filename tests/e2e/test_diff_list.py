@@ -103,10 +103,14 @@ def gen(rng):
         if rng.random() < 0.05:
             a += [b"COUNT", b"1"]
         return a
-    if c < 95:
+    if c < 94:
         return [b"SET", rng.choice(SKEYS), b"str"]
+    if c < 95:
+        # RENAME across shards copies the list into the other shard's arena
+        return [rng.choice([b"RENAME", b"RENAMENX"]), k, key(rng)]
     if c < 96:
-        return [b"DEL", k]
+        return rng.choice([[b"DEL", k], [b"EXPIRE", k, b"1000"], [b"PERSIST", k],
+                           [b"EXISTS", k]])
     if c < 97:
         return [b"HELLO", rng.choice([b"2", b"3"])]
     if c < 98:
@@ -128,6 +132,8 @@ def final_lists(d):
     for k in LKEYS + SKEYS:
         for args in ([b"TYPE", k], [b"LRANGE", k, b"0", b"-1"], [b"LLEN", k]):
             d.exchange([(args, EXACT)])
+        # The two servers ran a moment apart: TTLs within 2 s.
+        d.exchange([([b"PTTL", k], ("tol", 2000))])
         n += 1
     return n
 

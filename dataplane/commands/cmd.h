@@ -265,7 +265,10 @@ bool cmd_has_keys(const struct cmd_spec *s);
     X(del) X(unlink) X(exists) X(touch) X(type) X(rename) X(renamenx)       \
     X(keys) X(scan) X(randomkey) X(dbsize) X(flushdb) X(flushall)          \
     X(expire) X(pexpire) X(expireat) X(pexpireat) X(ttl) X(pttl)            \
-    X(expiretime) X(pexpiretime) X(persist)
+    X(expiretime) X(pexpiretime) X(persist)                                 \
+    X(hset) X(hget) X(hdel) X(hexists) X(hlen) X(hmget) X(hmset) X(hsetnx)  \
+    X(hgetall) X(hkeys) X(hvals) X(hstrlen) X(hincrby) X(hincrbyfloat)     \
+    X(hrandfield) X(hscan)
 #define HP_DECLARE_EXEC(n) void cmd_##n(struct exec_ctx *x);
 HP_EXEC_HANDLERS(HP_DECLARE_EXEC)
 

@@ -9,7 +9,10 @@
  */
 #include "cmd.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -490,7 +493,8 @@ void cmd_hrandfield(struct exec_ctx *x)
             return;
         }
         if (l == INT64_MIN) {
-            resp_add_errorf(x->out, "ERR value is out of range, must be positive");
+            resp_add_error(x->out, "ERR value is out of range, value must between "
+                                   "-9223372036854775807 and 9223372036854775807");
             return;
         }
         bool withvalues = false;
@@ -523,22 +527,25 @@ void cmd_hrandfield(struct exec_ctx *x)
     resp_add_bulk(x->out, f.ptr, f.len);
 }
 
-/* Strict unsigned decimal (Redis' strtoul takes a few more spellings). */
+/* Redis' parseScanCursorOrReply: strtoul, so a sign is taken ("-1" wraps),
+ * "" is 0, and parsing stops at a NUL byte; leading space, trailing junk
+ * or overflow is an invalid cursor. */
 static bool parse_cursor(struct hp_slice s, uint64_t *out)
 {
-    if (s.len == 0 || s.len > 20)
+    char buf[128];
+    if (s.len >= sizeof(buf))
         return false;
-    uint64_t v = 0;
-    for (size_t i = 0; i < s.len; i++) {
-        uint8_t c = s.ptr[i];
-        if (c < '0' || c > '9')
-            return false;
-        uint64_t d = (uint64_t)(c - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return false;
-        v = v * 10 + d;
-    }
-    *out = v;
+    if (s.len > 0)
+        memcpy(buf, s.ptr, s.len);
+    buf[s.len] = 0;
+    if (isspace((unsigned char)buf[0]))
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(buf, &end, 10);
+    if (*end != 0 || errno == ERANGE)
+        return false;
+    *out = (uint64_t)v;
     return true;
 }
 
@@ -578,6 +585,13 @@ void cmd_hscan(struct exec_ctx *x)
     struct hash *h = hash_read(x, x->argv[1], &wrong);
     if (wrong) {
         resp_add_error(x->out, err_wrongtype);
+        return;
+    }
+    if (h == NULL) {
+        /* Redis replies the empty scan before it reads the options. */
+        resp_add_array(x->out, 2);
+        resp_add_bulk(x->out, "0", 1);
+        resp_add_array(x->out, 0);
         return;
     }
     uint64_t count = 10;

@@ -13,8 +13,9 @@
  *
  * Conversion listpack -> hashtable happens when a set would make the hash
  * hold more than HASH_LP_MAX_ENTRIES fields, or a field or value is longer
- * than HASH_LP_MAX_VALUE bytes (Redis' hash-max-listpack-entries and
- * hash-max-listpack-value defaults; not configurable in hotpath yet).
+ * than HASH_LP_MAX_VALUE bytes (Redis 7.0's built-in defaults of
+ * hash-max-listpack-entries and hash-max-listpack-value; not configurable
+ * in hotpath yet).
  *
  * Functions that change a hash take `struct hash **`: the root may move
  * (shard_realloc); the caller then repoints the entry (entry_obj_set).
@@ -25,7 +26,9 @@
 
 #include "../types.h"
 
-#define HASH_LP_MAX_ENTRIES 128
+/* 512, not redis.conf's 128: Redis 7.0's built-in default (config.c), which
+ * a redis-server started without a config file (the reference) uses. */
+#define HASH_LP_MAX_ENTRIES 512
 #define HASH_LP_MAX_VALUE 64
 /* Fields of one hash, and bytes of one field or value (Redis' 512 MiB). */
 #define HASH_MAX_FIELDS ((uint32_t)1 << 31)

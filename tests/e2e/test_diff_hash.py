@@ -146,6 +146,8 @@ class Gen:
         if c == 23:
             if r.random() < 0.2:
                 return [b"DEL", k], EXACT
+            if r.random() < 0.2:   # moves the hash, often to the other shard
+                return [b"RENAME", k, self.key()], EXACT
             return [b"HELLO", r.choice([b"2", b"3"])], "hello"
         if c == 24:   # wrong arity
             return r.choice([[b"HSET", k, b"f"], [b"HGET", k], [b"HLEN"], [b"HSETNX", k, b"f"],

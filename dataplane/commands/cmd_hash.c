@@ -334,6 +334,7 @@ void cmd_hincrby(struct exec_ctx *x)
         return;
     struct hp_slice v;
     if (hash_get(w.h, x->argv[2], &v) && str_to_i64(v.ptr, v.len, &cur) != 0) {
+        HP_ASSERT(!w.created);   /* a new hash has no fields */
         resp_add_error(x->out, "ERR hash value is not an integer");
         return;
     }
@@ -376,6 +377,7 @@ void cmd_hincrbyfloat(struct exec_ctx *x)
         return;
     struct hp_slice v;
     if (hash_get(w.h, x->argv[2], &v) && str_to_long_double(v.ptr, v.len, &cur) != 0) {
+        HP_ASSERT(!w.created);   /* a new hash has no fields */
         resp_add_error(x->out, "ERR hash value is not a float");
         return;
     }

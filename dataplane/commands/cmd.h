@@ -268,7 +268,10 @@ bool cmd_has_keys(const struct cmd_spec *s);
     X(expiretime) X(pexpiretime) X(persist)                                 \
     X(lpush) X(rpush) X(lpop) X(rpop) X(llen) X(lrange) X(lindex)           \
     X(lpushx) X(rpushx) X(lset) X(linsert) X(lrem) X(ltrim) X(lpos)         \
-    X(lmove) X(rpoplpush) X(lmpop)
+    X(lmove) X(rpoplpush) X(lmpop)                                          \
+    X(hset) X(hget) X(hdel) X(hexists) X(hlen) X(hmget) X(hmset) X(hsetnx)  \
+    X(hgetall) X(hkeys) X(hvals) X(hstrlen) X(hincrby) X(hincrbyfloat)     \
+    X(hrandfield) X(hscan)
 #define HP_DECLARE_EXEC(n) void cmd_##n(struct exec_ctx *x);
 HP_EXEC_HANDLERS(HP_DECLARE_EXEC)
 

@@ -314,6 +314,59 @@ static struct cmd_spec cmd_specs[CMD_COUNT + CMD_CLIENT_MAX] = {
     KEYED(lmpop, -4, W, "Pop elements from a list", "list", "7.0.0",
           ACL("@write @list @slow"),
           KEYS1(KS_KEYNUM(KRW | KAC | KDE, 1, 0, 1, 1))),
+    KEYED(hset, -4, W | M | F, "Set the string value of a hash field", "hash", "2.0.0",
+          ACL("@write @hash @fast"),
+          KEYS1(KS_RANGE(KRW | KUP, 1, 0, 1))),
+    KEYED(hget, 3, R | F, "Get the value of a hash field", "hash", "2.0.0",
+          ACL("@read @hash @fast"),
+          KEYS1(KS_RANGE(KRO | KAC, 1, 0, 1))),
+    KEYED(hdel, -3, W | F, "Delete one or more hash fields", "hash", "2.0.0",
+          ACL("@write @hash @fast"),
+          KEYS1(KS_RANGE(KRW | KDE, 1, 0, 1))),
+    KEYED(hexists, 3, R | F, "Determine if a hash field exists", "hash", "2.0.0",
+          ACL("@read @hash @fast"),
+          KEYS1(KS_RANGE(KRO, 1, 0, 1))),
+    KEYED(hlen, 2, R | F, "Get the number of fields in a hash", "hash", "2.0.0",
+          ACL("@read @hash @fast"),
+          KEYS1(KS_RANGE(KRO, 1, 0, 1))),
+    KEYED(hmget, -3, R | F, "Get the values of all the given hash fields", "hash", "2.0.0",
+          ACL("@read @hash @fast"),
+          KEYS1(KS_RANGE(KRO | KAC, 1, 0, 1))),
+    KEYED(hmset, -4, W | M | F, "Set multiple hash fields to multiple values", "hash", "2.0.0",
+          ACL("@write @hash @fast"),
+          KEYS1(KS_RANGE(KRW | KUP, 1, 0, 1))),
+    KEYED(hsetnx, 4, W | M | F, "Set the value of a hash field, only if the field does not exist", "hash", "2.0.0",
+          ACL("@write @hash @fast"),
+          KEYS1(KS_RANGE(KRW | KIN, 1, 0, 1))),
+    KEYED(hgetall, 2, R, "Get all the fields and values in a hash", "hash", "2.0.0",
+          ACL("@read @hash @slow"),
+          TIPS("nondeterministic_output_order"),
+          KEYS1(KS_RANGE(KRO | KAC, 1, 0, 1))),
+    KEYED(hkeys, 2, R, "Get all the fields in a hash", "hash", "2.0.0",
+          ACL("@read @hash @slow"),
+          TIPS("nondeterministic_output_order"),
+          KEYS1(KS_RANGE(KRO | KAC, 1, 0, 1))),
+    KEYED(hvals, 2, R, "Get all the values in a hash", "hash", "2.0.0",
+          ACL("@read @hash @slow"),
+          TIPS("nondeterministic_output_order"),
+          KEYS1(KS_RANGE(KRO | KAC, 1, 0, 1))),
+    KEYED(hstrlen, 3, R | F, "Get the length of the value of a hash field", "hash", "3.2.0",
+          ACL("@read @hash @fast"),
+          KEYS1(KS_RANGE(KRO, 1, 0, 1))),
+    KEYED(hincrby, 4, W | M | F, "Increment the integer value of a hash field by the given number", "hash", "2.0.0",
+          ACL("@write @hash @fast"),
+          KEYS1(KS_RANGE(KRW | KAC | KUP, 1, 0, 1))),
+    KEYED(hincrbyfloat, 4, W | M | F, "Increment the float value of a hash field by the given amount", "hash", "2.6.0",
+          ACL("@write @hash @fast"),
+          KEYS1(KS_RANGE(KRW | KAC | KUP, 1, 0, 1))),
+    KEYED(hrandfield, -2, R, "Get one or multiple random fields from a hash", "hash", "6.2.0",
+          ACL("@read @hash @slow"),
+          TIPS("nondeterministic_output"),
+          KEYS1(KS_RANGE(KRO | KAC, 1, 0, 1))),
+    KEYED(hscan, -3, R, "Incrementally iterate hash fields and associated values", "hash", "2.8.0",
+          ACL("@read @hash @slow"),
+          TIPS("nondeterministic_output"),
+          KEYS1(KS_RANGE(KRO | KAC, 1, 0, 1))),
 };
 
 static size_t cmd_nclient;
@@ -399,6 +452,12 @@ const struct cmd_spec *cmd_lookup(const uint8_t *name, size_t len)
     case CMD_KEY(5, 'r'): CMD_TRY(rpush) break;
     case CMD_KEY(6, 'l'): CMD_TRY(lrange) CMD_TRY(lindex) CMD_TRY(lpushx) break;
     case CMD_KEY(7, 'l'): CMD_TRY(linsert) break;
+    case CMD_KEY(12, 'h'): CMD_TRY(hincrbyfloat) break;
+    case CMD_KEY(10, 'h'): CMD_TRY(hrandfield) break;
+    case CMD_KEY(7, 'h'): CMD_TRY(hexists) CMD_TRY(hgetall) CMD_TRY(hstrlen) CMD_TRY(hincrby) break;
+    case CMD_KEY(6, 'h'): CMD_TRY(hsetnx) break;
+    case CMD_KEY(5, 'h'): CMD_TRY(hmget) CMD_TRY(hmset) CMD_TRY(hkeys) CMD_TRY(hvals) CMD_TRY(hscan) break;
+    case CMD_KEY(4, 'h'): CMD_TRY(hget) CMD_TRY(hdel) CMD_TRY(hset) CMD_TRY(hlen) break;
     default:
         break;
     }

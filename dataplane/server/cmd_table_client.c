@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../persist/persist.h"
+#include "../../storage/hash/hash.h"
 
 enum client_index {
 #define CLIENT_INDEX(n) CLIENT_IX_##n,
@@ -108,5 +109,9 @@ int server_cmds_register(void)
         .count = CLIENT_COUNT,
         .lookup = client_lookup,
     };
+    /* The value types' ops, before any key of them exists (the log
+     * replay included): idempotent. */
+    if (hash_type_register() != 0)
+        return -1;
     return cmd_table_register_client(&part);
 }

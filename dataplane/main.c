@@ -22,6 +22,7 @@
 #include "../common/clock.h"
 #include "../common/log.h"
 #include "../storage/shard.h"
+#include "../storage/set/set.h"
 #include "config/config.h"
 #include "core/runtime.h"
 #include "net/net.h"
@@ -305,6 +306,11 @@ int main(int argc, char **argv)
     /* Before anything looks a command up (the log replay included). */
     if (server_cmds_register() != 0) {
         fprintf(stderr, "hotpathd: the client command table was registered twice\n");
+        return 1;
+    }
+    /* The typed values' ops, also before the log replay builds any. */
+    if (set_type_register() != 0) {
+        fprintf(stderr, "hotpathd: the set type could not be registered\n");
         return 1;
     }
     config_init(&cfg);

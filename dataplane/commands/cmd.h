@@ -257,7 +257,7 @@ bool cmd_legacy_range(const struct cmd_spec *s, int *first, int *last, int *step
 /* Does the command have a spec for real keys (COMMAND GETKEYS' test)? */
 bool cmd_has_keys(const struct cmd_spec *s);
 
-/* ---- keyed & all-shard handlers (cmd_string.c, cmd_keys.c) ---------- */
+/* ---- keyed & all-shard handlers (cmd_string.c, cmd_keys.c, cmd_set*.c) */
 #define HP_EXEC_HANDLERS(X)                                                  \
     X(get) X(set) X(setnx) X(setex) X(psetex) X(getset) X(getdel) X(getex)  \
     X(mget) X(mset) X(msetnx) X(append) X(strlen) X(getrange) X(setrange)   \
@@ -265,7 +265,10 @@ bool cmd_has_keys(const struct cmd_spec *s);
     X(del) X(unlink) X(exists) X(touch) X(type) X(rename) X(renamenx)       \
     X(keys) X(scan) X(randomkey) X(dbsize) X(flushdb) X(flushall)          \
     X(expire) X(pexpire) X(expireat) X(pexpireat) X(ttl) X(pttl)            \
-    X(expiretime) X(pexpiretime) X(persist)
+    X(expiretime) X(pexpiretime) X(persist)                                 \
+    X(sadd) X(srem) X(sismember) X(smismember) X(scard) X(smembers) X(spop) \
+    X(srandmember) X(smove) X(sinter) X(sunion) X(sdiff) X(sintercard)      \
+    X(sinterstore) X(sunionstore) X(sdiffstore) X(sscan)
 #define HP_DECLARE_EXEC(n) void cmd_##n(struct exec_ctx *x);
 HP_EXEC_HANDLERS(HP_DECLARE_EXEC)
 

@@ -58,6 +58,9 @@ struct exec_change {
  *     no clock but absolute times);
  *   - a handler that fails part-way (out of memory) calls exec_log_states:
  *     replaying its full argv would do more than it did.
+ * Not written yet: the log still writes the states (persist_log.c,
+ * PX_OP_RECORDS, says what replay lacks); handlers report records now so
+ * that switching them on needs no handler change.
  * Bounded: EXEC_RECORDS_MAX records of at most EXEC_RECORD_ARGC_MAX
  * arguments each, EXEC_RECORD_ARGS arguments in all and
  * EXEC_RECORD_BYTES copied bytes; past any of them `rec_overflow` is set

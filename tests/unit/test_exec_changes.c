@@ -200,6 +200,119 @@ static void test_oom_part_way_reports_the_set_pairs(void)
     track = NULL;
 }
 
+/* ---- operation records (exec_log_record / exec_log_argv / exec_log_states) ---- */
+
+static void record_ctx(struct exec_ctx *x, int argc, const struct hp_slice *argv)
+{
+    memset(x, 0, sizeof(*x));
+    x->db = 2;
+    x->argc = argc;
+    x->argv = argv;
+    x->chg = &changes;
+    exec_changes_reset(&changes);
+}
+
+/* A record's bytes are copied: the value it came from may be freed by the
+ * command right after (SPOP pops what it logs). */
+static void test_record_copies_its_bytes(void)
+{
+    struct exec_ctx x;
+    record_ctx(&x, 0, NULL);
+    char member[8] = "m1";
+    struct hp_slice argv[3] = {hp_slice_make("SREM", 4), hp_slice_make("s", 1),
+                               hp_slice_make(member, 2)};
+    exec_log_record(&x, 5, 3, argv);
+    memcpy(member, "XX", 2);
+    CU_ASSERT_TRUE(exec_changes_use_records(&changes));
+    CU_ASSERT_EQUAL(changes.nrec, 1);
+    CU_ASSERT_EQUAL(changes.recs[0].db, 5);
+    CU_ASSERT_EQUAL(changes.recs[0].argc, 3);
+    CU_ASSERT_EQUAL(changes.recs[0].argv[2].len, 2);
+    CU_ASSERT_EQUAL(memcmp(changes.recs[0].argv[2].ptr, "m1", 2), 0);
+    CU_ASSERT_EQUAL(changes.rec_nbytes, 4 + 1 + 2);
+}
+
+/* The command as received: no copy, its own db, and a command wider than
+ * one record falls back to the states instead of being cut. */
+static void test_record_argv(void)
+{
+    struct hp_slice argv[EXEC_RECORD_ARGC_MAX + 1];
+    for (int i = 0; i <= EXEC_RECORD_ARGC_MAX; i++)
+        argv[i] = hp_slice_make("f", 1);
+    struct exec_ctx x;
+    record_ctx(&x, 3, argv);
+    exec_log_argv(&x);
+    CU_ASSERT_TRUE(exec_changes_use_records(&changes));
+    CU_ASSERT_PTR_EQUAL(changes.recs[0].argv, argv);
+    CU_ASSERT_EQUAL(changes.recs[0].db, 2);
+    record_ctx(&x, EXEC_RECORD_ARGC_MAX, argv);
+    exec_log_argv(&x);
+    CU_ASSERT_TRUE(exec_changes_use_records(&changes));
+    record_ctx(&x, EXEC_RECORD_ARGC_MAX + 1, argv);
+    exec_log_argv(&x);
+    CU_ASSERT_TRUE(changes.rec_overflow);
+    CU_ASSERT_FALSE(exec_changes_use_records(&changes));
+}
+
+/* Every limit (records, arguments in all, bytes) ends in the state
+ * fallback, never in a record cut short; and nothing is added after. */
+static void test_record_limits(void)
+{
+    struct exec_ctx x;
+    struct hp_slice two[2] = {hp_slice_make("DEL", 3), hp_slice_make("k", 1)};
+    record_ctx(&x, 0, NULL);
+    for (int i = 0; i < EXEC_RECORDS_MAX; i++)
+        exec_log_record(&x, 0, 2, two);
+    CU_ASSERT_TRUE(exec_changes_use_records(&changes));
+    exec_log_record(&x, 0, 2, two);
+    CU_ASSERT_TRUE(changes.rec_overflow);
+    CU_ASSERT_EQUAL(changes.nrec, EXEC_RECORDS_MAX);
+
+    static char big[EXEC_RECORD_BYTES];
+    struct hp_slice wide[3] = {hp_slice_make("SET", 3), hp_slice_make("k", 1),
+                               hp_slice_make(big, EXEC_RECORD_BYTES - 4)};
+    record_ctx(&x, 0, NULL);
+    exec_log_record(&x, 0, 3, wide); /* exactly fills the bytes */
+    CU_ASSERT_TRUE(exec_changes_use_records(&changes));
+    CU_ASSERT_EQUAL(changes.rec_nbytes, EXEC_RECORD_BYTES);
+    exec_log_record(&x, 0, 2, two);
+    CU_ASSERT_TRUE(changes.rec_overflow);
+    CU_ASSERT_EQUAL(changes.nrec, 1);
+
+    struct hp_slice many[EXEC_RECORD_ARGC_MAX];
+    for (int i = 0; i < EXEC_RECORD_ARGC_MAX; i++)
+        many[i] = hp_slice_make("a", 1);
+    record_ctx(&x, 0, NULL);
+    int fit = EXEC_RECORD_ARGS / EXEC_RECORD_ARGC_MAX;
+    for (int i = 0; i < fit && i < EXEC_RECORDS_MAX; i++)
+        exec_log_record(&x, 0, EXEC_RECORD_ARGC_MAX, many);
+    CU_ASSERT_TRUE(exec_changes_use_records(&changes));
+    if (fit < EXEC_RECORDS_MAX) {
+        exec_log_record(&x, 0, EXEC_RECORD_ARGC_MAX, many);
+        CU_ASSERT_TRUE(changes.rec_overflow);
+    }
+}
+
+/* A handler that failed part-way drops its records for the states; reset
+ * clears everything for the next command; no change list, no records. */
+static void test_record_states_and_reset(void)
+{
+    struct exec_ctx x;
+    struct hp_slice two[2] = {hp_slice_make("DEL", 3), hp_slice_make("k", 1)};
+    record_ctx(&x, 0, NULL);
+    exec_log_record(&x, 0, 2, two);
+    exec_log_states(&x);
+    CU_ASSERT_FALSE(exec_changes_use_records(&changes));
+    exec_changes_reset(&changes);
+    CU_ASSERT_EQUAL(changes.nrec, 0);
+    CU_ASSERT_FALSE(changes.rec_states);
+    CU_ASSERT_FALSE(exec_changes_use_records(&changes)); /* no record: states */
+    x.chg = NULL;
+    exec_log_record(&x, 0, 2, two);
+    exec_log_states(&x);
+    CU_ASSERT_EQUAL(changes.nrec, 0);
+}
+
 static CU_TestInfo change_tests[] = {
     {"every write reports what it changed", test_every_write_reports_what_it_changed},
     {"rename across shards", test_rename_across_shards},
@@ -207,6 +320,10 @@ static CU_TestInfo change_tests[] = {
     {"list limit", test_list_limit},
     {"flushes", test_flushes},
     {"OOM part-way reports the set pairs", test_oom_part_way_reports_the_set_pairs},
+    {"record copies its bytes", test_record_copies_its_bytes},
+    {"record argv", test_record_argv},
+    {"record limits", test_record_limits},
+    {"record states and reset", test_record_states_and_reset},
     CU_TEST_INFO_NULL,
 };
 

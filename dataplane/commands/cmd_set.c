@@ -26,6 +26,9 @@ static const char err_syntax[] = "ERR syntax error";
 /* SRANDMEMBER with a negative count replies |count| members; hotpath
  * bounds it (Redis does not) so one reply cannot exhaust memory. */
 #define SET_RANDMEMBER_MAX ((int64_t)1 << 24)
+/* Redis' SPOP_MOVE_STRATEGY_MUL: when (size - count) * 5 <= count, SPOP
+ * keeps the few that stay in a new set instead of popping one by one. */
+#define SPOP_MOVE_STRATEGY_MUL 5u
 
 enum shard_lookup cmd_set_lookup(struct exec_ctx *x, struct shard *s, struct hp_slice key,
                                  bool read, struct set **out)
@@ -299,6 +302,47 @@ static void pop_some(struct exec_ctx *x, struct shard *s, struct set *st, struct
         exec_log_states(x);
 }
 
+/* Redis 7.0's SPOP case 3 (few members stay): the `remaining` members that
+ * stay are moved into a new set made by setTypeCreate from the first of
+ * them (so a hashtable of integers becomes an intset, as in Redis), the
+ * rest is the reply.  The new contents are swapped into the key's set root
+ * (its payload pointer and TTL stay).  Logged as the key's state: SREMs
+ * would not reproduce the change of encoding.  -1 out of memory, nothing
+ * changed. */
+static int pop_most(struct exec_ctx *x, struct shard *s, struct set *st, uint64_t remaining)
+{
+    HP_ASSERT(remaining > 0);
+    HP_ASSERT(remaining < set_size(st));
+    struct set *keep = NULL;
+    uint64_t *r = rng();
+    /* Pick the members that stay without changing st (so a failure leaves
+     * it whole): random picks, repeats skipped by `keep` itself. */
+    while (keep == NULL || set_size(keep) < remaining) {
+        char buf[SET_INT_BUF];
+        struct hp_slice m = set_random(st, r, buf);
+        if (keep == NULL && (keep = set_new_for(s, m)) == NULL)
+            return -1;
+        if (set_add(s, keep, m) < 0) {
+            set_free(s, keep);
+            return -1;
+        }
+    }
+    exec_log_states(x);
+    /* Reply every member of st that does not stay, then swap. */
+    resp_add_set(x->out, x->proto, set_size(st) - remaining);
+    struct set_iter it;
+    struct hp_slice m;
+    set_iter_init(&it, st);
+    while (set_iter_next(&it, &m) && !x->out->overflow)
+        if (!set_contains(keep, m))
+            resp_add_bulk(x->out, m.ptr, m.len);
+    struct set tmp = *st;
+    *st = *keep;
+    *keep = tmp;
+    set_free(s, keep);
+    return 0;
+}
+
 void cmd_spop(struct exec_ctx *x)
 {
     if (x->argc > 3) {
@@ -339,6 +383,11 @@ void cmd_spop(struct exec_ctx *x)
         exec_log_record(x, x->db, 2, rec);
         HP_ASSERT(shard_delete(s, x->db, key, x->now_ms) == 1);
         return;
+    } else if ((set_size(st) - (uint64_t)count) * SPOP_MOVE_STRATEGY_MUL <= (uint64_t)count) {
+        if (pop_most(x, s, st, set_size(st) - (uint64_t)count) != 0) {
+            resp_add_error(x->out, cmd_set_err_oom);
+            return;
+        }
     } else {
         pop_some(x, s, st, key, (uint64_t)count);
     }

@@ -158,8 +158,10 @@ void cmd_srem(struct exec_ctx *x)
     if (removed > 0) {
         exec_key_changed(x, x->db, key);
         cmd_set_log_members(x, "SREM", key, &x->argv[2], (size_t)(x->argc - 2));
-        if (set_size(st) == 0)
-            HP_ASSERT(shard_delete(s, x->db, key, x->now_ms) == 1);
+        if (set_size(st) == 0) {
+            int deleted = shard_delete(s, x->db, key, x->now_ms);
+            HP_ASSERT(deleted == 1);
+        }
     }
     resp_add_int(x->out, removed);
 }
@@ -285,7 +287,8 @@ static void pop_some(struct exec_ctx *x, struct shard *s, struct set *st, struct
             len[nb] = m.len;
             nb++;
         }
-        HP_ASSERT(set_remove(s, st, m) == 1);
+        int removed_one = set_remove(s, st, m);
+        HP_ASSERT(removed_one == 1);
         if (nb == PER || (i + 1 == count && nb > 0)) {
             if (x->out->overflow) {
                 exec_log_states(x);
@@ -374,14 +377,16 @@ void cmd_spop(struct exec_ctx *x)
         resp_add_bulk(x->out, m.ptr, m.len);
         struct hp_slice rec[3] = {hp_slice_make("SREM", 4), key, m};
         exec_log_record(x, x->db, 3, rec);
-        HP_ASSERT(set_remove(s, st, m) == 1);
+        int removed_one = set_remove(s, st, m);
+        HP_ASSERT(removed_one == 1);
     } else if ((uint64_t)count >= set_size(st)) {
         /* The whole set (Redis replies it as SUNION would), then the key
          * goes: logged as DEL, as Redis propagates it. */
         reply_members(x, st, true);
         struct hp_slice rec[2] = {hp_slice_make("DEL", 3), key};
         exec_log_record(x, x->db, 2, rec);
-        HP_ASSERT(shard_delete(s, x->db, key, x->now_ms) == 1);
+        int deleted = shard_delete(s, x->db, key, x->now_ms);
+        HP_ASSERT(deleted == 1);
         return;
     } else if ((set_size(st) - (uint64_t)count) * SPOP_MOVE_STRATEGY_MUL <= (uint64_t)count) {
         if (pop_most(x, s, st, set_size(st) - (uint64_t)count) != 0) {
@@ -391,8 +396,10 @@ void cmd_spop(struct exec_ctx *x)
     } else {
         pop_some(x, s, st, key, (uint64_t)count);
     }
-    if (set_size(st) == 0)
-        HP_ASSERT(shard_delete(s, x->db, key, x->now_ms) == 1);
+    if (set_size(st) == 0) {
+        int deleted = shard_delete(s, x->db, key, x->now_ms);
+        HP_ASSERT(deleted == 1);
+    }
 }
 
 /* ---- SRANDMEMBER ------------------------------------------------------------ */

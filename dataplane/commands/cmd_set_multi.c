@@ -75,9 +75,12 @@ void cmd_smove(struct exec_ctx *x)
     struct hp_slice add[3] = {hp_slice_make("SADD", 4), dst, m};
     exec_log_record(x, x->db, 3, rem);
     exec_log_record(x, x->db, 3, add);
-    HP_ASSERT(set_remove(ss, sst, m) == 1);
-    if (set_size(sst) == 0)
-        HP_ASSERT(shard_delete(ss, x->db, src, x->now_ms) == 1);
+    int removed_one = set_remove(ss, sst, m);
+    HP_ASSERT(removed_one == 1);
+    if (set_size(sst) == 0) {
+        int deleted = shard_delete(ss, x->db, src, x->now_ms);
+        HP_ASSERT(deleted == 1);
+    }
     resp_add_int(x->out, 1);
 }
 

@@ -12,6 +12,8 @@
 #include "../../storage/set/set.h"
 #include "../../common/resp.h"
 #include "exec_harness.h"
+#include "../../storage/types.h"
+#include "../../common/strutil.h"
 
 static struct exec_changes changes;
 
@@ -183,7 +185,73 @@ static void test_oom(void)
     EXPECT(cmd_smembers, "SMEMBERS s", "*2\r\n$1\r\n1\r\n$1\r\n2\r\n");
 }
 
+static const char *encoding_of(const char *key)
+{
+    struct hp_slice k = hp_slice_make(key, strlen(key));
+    struct shard *s = shards[shard_of(key)];
+    struct entry *e = NULL;
+    if (shard_find_typed(s, db, k, OBJ_SET, now_ms, &e) != SHARD_LOOKUP_FOUND)
+        return "none";
+    return entry_encoding(e);
+}
+
+/* Redis 7.0's encodings after SPOP's case 3 and SDIFF's algorithm 2. */
+static void test_encodings(void)
+{
+    reset();
+    EXPECT(cmd_sadd, "SADD h a 1 2 3 4 5 6 7 8 9 10", ":11\r\n");
+    CU_ASSERT_STRING_EQUAL(encoding_of("h"), "hashtable");
+    exec_line(cmd_spop, "SPOP h 10"); /* 1 stays, 1 * 5 <= 10: rebuilt */
+    CU_ASSERT_EQUAL(out.data[0], '*');
+    EXPECT(cmd_scard, "SCARD h", ":1\r\n");
+    int64_t v;
+    struct hp_slice one = {0};
+    exec_line(cmd_srandmember, "SRANDMEMBER h");
+    one = hp_slice_make(out.data + 4, out.len - 6);
+    CU_ASSERT_STRING_EQUAL(encoding_of("h"), str_to_i64(one.ptr, one.len, &v) == 0 ? "intset"
+                                                                                 : "hashtable");
+    EXPECT(cmd_sadd, "SADD g a 1 2 3 4 5 6 7 8 9 10 11", ":12\r\n");
+    exec_line(cmd_spop, "SPOP g 2"); /* one by one: stays a hashtable */
+    CU_ASSERT_STRING_EQUAL(encoding_of("g"), "hashtable");
+
+    /* SDIFF: a 600-integer first set and four sets of 100 to subtract:
+     * Redis' algorithm 2 (600 * 5 / 2 > 600 + 400) adds the first set
+     * (a hashtable past 512), so 200 integers stay a hashtable; with one
+     * set to subtract it is algorithm 1, and the result an intset. */
+    static struct hp_slice argv[700];
+    static char nums[700][8];
+    argv[0] = hp_slice_make("SADD", 4);
+    argv[1] = hp_slice_make("big", 3);
+    for (int i = 0; i < 600; i++)
+        argv[2 + i] = hp_slice_make(nums[i], (size_t)snprintf(nums[i], 8, "%d", i));
+    exec_slices(cmd_sadd, 602, argv);
+    const char *subs[] = {"o1", "o2", "o3", "o4"};
+    for (int k = 0; k < 4; k++) {
+        argv[1] = hp_slice_make(subs[k], 2);
+        for (int i = 0; i < 100; i++)
+            argv[2 + i] = hp_slice_make(nums[k * 100 + i], strlen(nums[k * 100 + i]));
+        exec_slices(cmd_sadd, 102, argv);
+    }
+    EXPECT(cmd_sdiffstore, "SDIFFSTORE d big o1 o2 o3 o4", ":200\r\n");
+    CU_ASSERT_STRING_EQUAL(encoding_of("d"), "hashtable");
+    EXPECT(cmd_sdiffstore, "SDIFFSTORE d big big", ":0\r\n");
+    EXPECT(cmd_sadd, "SADD most 0", ":1\r\n");
+    for (int i = 1; i < 590; i++) {
+        argv[0] = hp_slice_make("SADD", 4);
+        argv[1] = hp_slice_make("most", 4);
+        argv[2] = hp_slice_make(nums[i], strlen(nums[i]));
+        exec_slices(cmd_sadd, 3, argv);
+    }
+    EXPECT(cmd_sdiffstore, "SDIFFSTORE d big most", ":10\r\n");
+    CU_ASSERT_STRING_EQUAL(encoding_of("d"), "intset");
+    EXPECT(cmd_sunionstore, "SUNIONSTORE u o1 o2", ":200\r\n");
+    CU_ASSERT_STRING_EQUAL(encoding_of("u"), "intset");
+    EXPECT(cmd_sunionstore, "SUNIONSTORE u big", ":600\r\n");
+    CU_ASSERT_STRING_EQUAL(encoding_of("u"), "hashtable");
+}
+
 static CU_TestInfo tests[] = {
+    {"encodings (SPOP rebuild, SDIFF algorithms)", test_encodings},
     {"basic", test_basic},
     {"errors", test_errors},
     {"algebra across shards", test_algebra},

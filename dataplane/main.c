@@ -22,6 +22,7 @@
 #include "../common/clock.h"
 #include "../common/log.h"
 #include "../storage/shard.h"
+#include "../storage/set/set.h"
 #include "config/config.h"
 #include "core/runtime.h"
 #include "net/net.h"
@@ -308,9 +309,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "hotpathd: the client command table was registered twice\n");
         return 1;
     }
-    /* Typed values, before the log replay can create one. */
+    /* Typed values, before the log replay can create one (hashes register
+     * with the server's commands, server_cmds_register). */
     if (list_type_register() != 0) {
         fprintf(stderr, "hotpathd: the list type could not be registered\n");
+        return 1;
+    }
+    if (set_type_register() != 0) {
+        fprintf(stderr, "hotpathd: the set type could not be registered\n");
         return 1;
     }
     config_init(&cfg);

@@ -257,7 +257,8 @@ bool cmd_legacy_range(const struct cmd_spec *s, int *first, int *last, int *step
 /* Does the command have a spec for real keys (COMMAND GETKEYS' test)? */
 bool cmd_has_keys(const struct cmd_spec *s);
 
-/* ---- keyed & all-shard handlers (cmd_string.c, cmd_keys.c, cmd_list*.c) */
+/* ---- keyed & all-shard handlers (cmd_string.c, cmd_keys.c, cmd_list*.c, cmd_hash.c,
+ * cmd_set*.c) */
 #define HP_EXEC_HANDLERS(X)                                                  \
     X(get) X(set) X(setnx) X(setex) X(psetex) X(getset) X(getdel) X(getex)  \
     X(mget) X(mset) X(msetnx) X(append) X(strlen) X(getrange) X(setrange)   \
@@ -271,7 +272,10 @@ bool cmd_has_keys(const struct cmd_spec *s);
     X(lmove) X(rpoplpush) X(lmpop)                                          \
     X(hset) X(hget) X(hdel) X(hexists) X(hlen) X(hmget) X(hmset) X(hsetnx)  \
     X(hgetall) X(hkeys) X(hvals) X(hstrlen) X(hincrby) X(hincrbyfloat)     \
-    X(hrandfield) X(hscan)
+    X(hrandfield) X(hscan)                                                  \
+    X(sadd) X(srem) X(sismember) X(smismember) X(scard) X(smembers) X(spop) \
+    X(srandmember) X(smove) X(sinter) X(sunion) X(sdiff) X(sintercard)      \
+    X(sinterstore) X(sunionstore) X(sdiffstore) X(sscan)
 #define HP_DECLARE_EXEC(n) void cmd_##n(struct exec_ctx *x);
 HP_EXEC_HANDLERS(HP_DECLARE_EXEC)
 

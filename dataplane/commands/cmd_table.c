@@ -48,6 +48,10 @@ enum cmd_index {
 #define KS_RANGE(fl, idx, last, step)                                          \
     {.flags = fl, .begin = CMD_KS_BEGIN_INDEX, .bs = {.index = idx},           \
      .find = CMD_KS_FIND_RANGE, .fk = {.range = {last, step, 0}}}
+/* Keys counted by argv[idx + numidx], from argv[idx + first] every `step`. */
+#define KS_KEYNUM(fl, idx, numidx, first, step)                               \
+    {.flags = fl, .begin = CMD_KS_BEGIN_INDEX, .bs = {.index = idx},           \
+     .find = CMD_KS_FIND_KEYNUM, .fk = {.keynum = {numidx, first, step}}}
 #define KS_RANGE_NOTE(note, fl, idx, last, step)                               \
     {.notes = note, .flags = fl, .begin = CMD_KS_BEGIN_INDEX, .bs = {.index = idx}, \
      .find = CMD_KS_FIND_RANGE, .fk = {.range = {last, step, 0}}}
@@ -365,6 +369,63 @@ static struct cmd_spec cmd_specs[CMD_COUNT + CMD_CLIENT_MAX] = {
           KEYS1(KS_RANGE(KRO | KAC, 1, 0, 1))),
     KEYED(hscan, -3, R, "Incrementally iterate hash fields and associated values", "hash", "2.8.0",
           ACL("@read @hash @slow"),
+    /* sets (cmd_set.c, cmd_set_multi.c) */
+    KEYED(sadd, -3, W | M | F, "Add one or more members to a set", "set", "1.0.0",
+          ACL("@write @set @fast"),
+          KEYS1(KS_RANGE(KRW | KIN, 1, 0, 1))),
+    KEYED(srem, -3, W | F, "Remove one or more members from a set", "set", "1.0.0",
+          ACL("@write @set @fast"),
+          KEYS1(KS_RANGE(KRW | KDE, 1, 0, 1))),
+    KEYED(sismember, 3, R | F, "Determine if a given value is a member of a set", "set", "1.0.0",
+          ACL("@read @set @fast"),
+          KEYS1(KS_RANGE(KRO, 1, 0, 1))),
+    KEYED(smismember, -3, R | F, "Returns the membership associated with the given elements for a set", "set", "6.2.0",
+          ACL("@read @set @fast"),
+          KEYS1(KS_RANGE(KRO | KAC, 1, 0, 1))),
+    KEYED(scard, 2, R | F, "Get the number of members in a set", "set", "1.0.0",
+          ACL("@read @set @fast"),
+          KEYS1(KS_RANGE(KRO, 1, 0, 1))),
+    KEYED(smembers, 2, R, "Get all the members in a set", "set", "1.0.0",
+          ACL("@read @set @slow"),
+          TIPS("nondeterministic_output_order"),
+          KEYS1(KS_RANGE(KRO | KAC, 1, 0, 1))),
+    KEYED(spop, -2, W | F, "Remove and return one or multiple random members from a set", "set", "1.0.0",
+          ACL("@write @set @fast"),
+          TIPS("nondeterministic_output"),
+          KEYS1(KS_RANGE(KRW | KAC | KDE, 1, 0, 1))),
+    KEYED(srandmember, -2, R, "Get one or multiple random members from a set", "set", "1.0.0",
+          ACL("@read @set @slow"),
+          TIPS("nondeterministic_output"),
+          KEYS1(KS_RANGE(KRO | KAC, 1, 0, 1))),
+    KEYED(smove, 4, W | F, "Move a member from one set to another", "set", "1.0.0",
+          ACL("@write @set @fast"),
+          KEYS2(KS_RANGE(KRW | KAC | KDE, 1, 0, 1), KS_RANGE(KRW | KIN, 2, 0, 1))),
+    KEYED(sinter, -2, R, "Intersect multiple sets", "set", "1.0.0",
+          ACL("@read @set @slow"),
+          TIPS("nondeterministic_output_order"),
+          KEYS1(KS_RANGE(KRO | KAC, 1, -1, 1))),
+    KEYED(sunion, -2, R, "Add multiple sets", "set", "1.0.0",
+          ACL("@read @set @slow"),
+          TIPS("nondeterministic_output_order"),
+          KEYS1(KS_RANGE(KRO | KAC, 1, -1, 1))),
+    KEYED(sdiff, -2, R, "Subtract multiple sets", "set", "1.0.0",
+          ACL("@read @set @slow"),
+          TIPS("nondeterministic_output_order"),
+          KEYS1(KS_RANGE(KRO | KAC, 1, -1, 1))),
+    KEYED(sintercard, -3, R, "Intersect multiple sets and return the cardinality of the result", "set", "7.0.0",
+          ACL("@read @set @slow"),
+          KEYS1(KS_KEYNUM(KRO | KAC, 1, 0, 1, 1))),
+    KEYED(sinterstore, -3, W | M, "Intersect multiple sets and store the resulting set in a key", "set", "1.0.0",
+          ACL("@write @set @slow"),
+          KEYS2(KS_RANGE(KRW | KUP, 1, 0, 1), KS_RANGE(KRO | KAC, 2, -1, 1))),
+    KEYED(sunionstore, -3, W | M, "Add multiple sets and store the resulting set in a key", "set", "1.0.0",
+          ACL("@write @set @slow"),
+          KEYS2(KS_RANGE(KOW | KUP, 1, 0, 1), KS_RANGE(KRO | KAC, 2, -1, 1))),
+    KEYED(sdiffstore, -3, W | M, "Subtract multiple sets and store the resulting set in a key", "set", "1.0.0",
+          ACL("@write @set @slow"),
+          KEYS2(KS_RANGE(KOW | KUP, 1, 0, 1), KS_RANGE(KRO | KAC, 2, -1, 1))),
+    KEYED(sscan, -3, R, "Incrementally iterate Set elements", "set", "2.8.0",
+          ACL("@read @set @slow"),
           TIPS("nondeterministic_output"),
           KEYS1(KS_RANGE(KRO | KAC, 1, 0, 1))),
 };
@@ -419,10 +480,10 @@ const struct cmd_spec *cmd_lookup(const uint8_t *name, size_t len)
     case CMD_KEY(4, 'k'): CMD_TRY(keys) break;
     case CMD_KEY(4, 'm'): CMD_TRY(mget) CMD_TRY(mset) break;
     case CMD_KEY(4, 'p'): CMD_TRY(pttl) break;
-    case CMD_KEY(4, 's'): CMD_TRY(scan) break;
+    case CMD_KEY(4, 's'): CMD_TRY(scan) CMD_TRY(sadd) CMD_TRY(srem) CMD_TRY(spop) break;
     case CMD_KEY(4, 't'): CMD_TRY(type) break;
     case CMD_KEY(5, 'g'): CMD_TRY(getex) break;
-    case CMD_KEY(5, 's'): CMD_TRY(setex) CMD_TRY(setnx) break;
+    case CMD_KEY(5, 's'): CMD_TRY(setex) CMD_TRY(setnx) CMD_TRY(scard) CMD_TRY(smove) CMD_TRY(sdiff) CMD_TRY(sscan) break;
     case CMD_KEY(5, 't'): CMD_TRY(touch) break;
     case CMD_KEY(6, 'a'): CMD_TRY(append) break;
     case CMD_KEY(6, 'd'): CMD_TRY(decrby) CMD_TRY(dbsize) break;
@@ -432,7 +493,7 @@ const struct cmd_spec *cmd_lookup(const uint8_t *name, size_t len)
     case CMD_KEY(6, 'm'): CMD_TRY(msetnx) break;
     case CMD_KEY(6, 'p'): CMD_TRY(psetex) break;
     case CMD_KEY(6, 'r'): CMD_TRY(rename) CMD_TRY(rpushx) break;
-    case CMD_KEY(6, 's'): CMD_TRY(strlen) break;
+    case CMD_KEY(6, 's'): CMD_TRY(strlen) CMD_TRY(sinter) CMD_TRY(sunion) break;
     case CMD_KEY(6, 'u'): CMD_TRY(unlink) break;
     case CMD_KEY(7, 'f'): CMD_TRY(flushdb) break;
     case CMD_KEY(7, 'p'): CMD_TRY(pexpire) CMD_TRY(persist) break;
@@ -440,10 +501,12 @@ const struct cmd_spec *cmd_lookup(const uint8_t *name, size_t len)
     case CMD_KEY(8, 'f'): CMD_TRY(flushall) break;
     case CMD_KEY(8, 'g'): CMD_TRY(getrange) break;
     case CMD_KEY(8, 'r'): CMD_TRY(renamenx) break;
-    case CMD_KEY(8, 's'): CMD_TRY(setrange) break;
+    case CMD_KEY(8, 's'): CMD_TRY(setrange) CMD_TRY(smembers) break;
     case CMD_KEY(9, 'p'): CMD_TRY(pexpireat) break;
     case CMD_KEY(9, 'r'): CMD_TRY(randomkey) CMD_TRY(rpoplpush) break;
+    case CMD_KEY(9, 's'): CMD_TRY(sismember) break;
     case CMD_KEY(10, 'e'): CMD_TRY(expiretime) break;
+    case CMD_KEY(10, 's'): CMD_TRY(sdiffstore) CMD_TRY(smismember) CMD_TRY(sintercard) break;
     case CMD_KEY(11, 'i'): CMD_TRY(incrbyfloat) break;
     case CMD_KEY(11, 'p'): CMD_TRY(pexpiretime) break;
     case CMD_KEY(4, 'l'): CMD_TRY(llen) CMD_TRY(lpop) CMD_TRY(lrem) CMD_TRY(lset) CMD_TRY(lpos) break;
@@ -458,6 +521,7 @@ const struct cmd_spec *cmd_lookup(const uint8_t *name, size_t len)
     case CMD_KEY(6, 'h'): CMD_TRY(hsetnx) break;
     case CMD_KEY(5, 'h'): CMD_TRY(hmget) CMD_TRY(hmset) CMD_TRY(hkeys) CMD_TRY(hvals) CMD_TRY(hscan) break;
     case CMD_KEY(4, 'h'): CMD_TRY(hget) CMD_TRY(hdel) CMD_TRY(hset) CMD_TRY(hlen) break;
+    case CMD_KEY(11, 's'): CMD_TRY(srandmember) CMD_TRY(sinterstore) CMD_TRY(sunionstore) break;
     default:
         break;
     }

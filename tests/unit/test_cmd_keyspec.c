@@ -99,8 +99,9 @@ static void expect_legacy(const struct cmd_spec *s, int first, int last, int ste
 /* ---- the command table ---------------------------------------------------------- */
 
 /* Keyed commands have specs and nothing else does, only keyed commands
- * have a legacy key range, exactly the commands with a keynum spec (LMPOP)
- * are movable, and every spec is well formed. */
+ * have a legacy key range, a command is movable exactly when a spec counts
+ * its keys (keynum: LMPOP, SINTERCARD; those have no legacy range, as in
+ * Redis), and every spec is well formed. */
 static void test_table_specs_consistent(void)
 {
     size_t n;

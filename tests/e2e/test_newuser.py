@@ -467,7 +467,14 @@ def test_start_prints_no_telemetry_line(_):
         try:
             with srv.conn() as c:
                 c.call("PING")
+            # The workers answer as soon as they listen; the main thread
+            # prints "Ready" once all of them report ready, a moment later
+            # (seen empty once in a fresh root): wait for it, bounded.
+            deadline = time.monotonic() + 10
             out = srv.log_tail(200000)
+            while "Ready to accept connections" not in out and time.monotonic() < deadline:
+                time.sleep(0.05)
+                out = srv.log_tail(200000)
         finally:
             srv.stop()
         check("Ready to accept connections" in out, "start-up output (%s): %s" % (level, out[-300:]))

@@ -56,11 +56,6 @@ enum cmd_index {
     {.notes = note, .flags = fl, .begin = CMD_KS_BEGIN_INDEX, .bs = {.index = idx}, \
      .find = CMD_KS_FIND_RANGE, .fk = {.range = {last, step, 0}}}
 
-/* Keys from argv[idx + 1] on, their count in argv[idx] (LMPOP). */
-#define KS_KEYNUM(fl, idx, numidx, first, step)                               \
-    {.flags = fl, .begin = CMD_KS_BEGIN_INDEX, .bs = {.index = idx},           \
-     .find = CMD_KS_FIND_KEYNUM, .fk = {.keynum = {numidx, first, step}}}
-
 enum {
     W = CMD_WRITE,
     R = CMD_READONLY,
@@ -369,6 +364,8 @@ static struct cmd_spec cmd_specs[CMD_COUNT + CMD_CLIENT_MAX] = {
           KEYS1(KS_RANGE(KRO | KAC, 1, 0, 1))),
     KEYED(hscan, -3, R, "Incrementally iterate hash fields and associated values", "hash", "2.8.0",
           ACL("@read @hash @slow"),
+          TIPS("nondeterministic_output"),
+          KEYS1(KS_RANGE(KRO | KAC, 1, 0, 1))),
     /* sets (cmd_set.c, cmd_set_multi.c) */
     KEYED(sadd, -3, W | M | F, "Add one or more members to a set", "set", "1.0.0",
           ACL("@write @set @fast"),

@@ -316,3 +316,31 @@ bool slice_eq_nocase(struct hp_slice s, const char *word)
     }
     return true;
 }
+
+bool str_to_scan_cursor(struct hp_slice s, uint64_t *out)
+{
+    const uint8_t *nul = s.len > 0 ? memchr(s.ptr, 0, s.len) : NULL;
+    size_t len = nul != NULL ? (size_t)(nul - s.ptr) : s.len;
+    if (len == 0) {
+        *out = 0;
+        return true;
+    }
+    size_t i = 0;
+    bool neg = s.ptr[0] == '-';
+    if (s.ptr[0] == '+' || s.ptr[0] == '-')
+        i = 1;
+    if (i == len)
+        return false;
+    uint64_t v = 0;
+    for (; i < len; i++) {
+        uint8_t c = s.ptr[i];
+        if (c < '0' || c > '9')
+            return false;
+        uint64_t d = (uint64_t)(c - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return false; /* ERANGE */
+        v = v * 10 + d;
+    }
+    *out = neg ? (uint64_t)0 - v : v;
+    return true;
+}

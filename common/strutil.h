@@ -23,5 +23,9 @@ size_t i64_to_str(char *buf, int64_t v);
 bool glob_match(const uint8_t *pat, size_t plen, const uint8_t *s, size_t slen, bool nocase);
 /* Case-insensitive compare of a slice with a NUL-terminated ASCII word. */
 bool slice_eq_nocase(struct hp_slice s, const char *word);
+/* A collection SCAN cursor as Redis 7.0's parseScanCursorOrReply reads it
+ * (strtoul): optional sign ("-1" wraps), "" is 0, reading stops at a NUL
+ * byte; a leading space, a lone sign, other bytes or overflow: false. */
+bool str_to_scan_cursor(struct hp_slice s, uint64_t *out);
 
 #endif

@@ -529,28 +529,6 @@ void cmd_hrandfield(struct exec_ctx *x)
     resp_add_bulk(x->out, f.ptr, f.len);
 }
 
-/* Redis' parseScanCursorOrReply: strtoul, so a sign is taken ("-1" wraps),
- * "" is 0, and parsing stops at a NUL byte; leading space, trailing junk
- * or overflow is an invalid cursor. */
-static bool parse_cursor(struct hp_slice s, uint64_t *out)
-{
-    char buf[128];
-    if (s.len >= sizeof(buf))
-        return false;
-    if (s.len > 0)
-        memcpy(buf, s.ptr, s.len);
-    buf[s.len] = 0;
-    if (isspace((unsigned char)buf[0]))
-        return false;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(buf, &end, 10);
-    if (*end != 0 || errno == ERANGE)
-        return false;
-    *out = (uint64_t)v;
-    return true;
-}
-
 /* HSCAN collects into a bounded list first: the element count heads the
  * reply.  Slices point into the hash, which does not change meanwhile. */
 #define HSCAN_MAX_PAIRS 4096
@@ -579,7 +557,7 @@ static void hscan_cb(void *arg, struct hp_slice f, struct hp_slice v)
 void cmd_hscan(struct exec_ctx *x)
 {
     uint64_t cursor;
-    if (!parse_cursor(x->argv[2], &cursor)) {
+    if (!str_to_scan_cursor(x->argv[2], &cursor)) {
         resp_add_error(x->out, "ERR invalid cursor");
         return;
     }

@@ -507,36 +507,6 @@ void cmd_srandmember(struct exec_ctx *x)
 
 /* ---- SSCAN ------------------------------------------------------------------ */
 
-/* Redis parseScanCursorOrReply: strtoul, whole argument, no leading space
- * ("-1" wraps to 2^64-1, "" is 0, as there). */
-static bool parse_scan_cursor(struct hp_slice a, uint64_t *out)
-{
-    size_t i = 0;
-    bool neg = false;
-    if (a.len > 0 && (a.ptr[0] == '+' || a.ptr[0] == '-')) {
-        neg = a.ptr[0] == '-';
-        i = 1;
-    }
-    if (a.len == 0) {
-        *out = 0;
-        return true;
-    }
-    if (i == a.len)
-        return false;
-    uint64_t v = 0;
-    for (; i < a.len; i++) {
-        uint8_t c = a.ptr[i];
-        if (c < '0' || c > '9')
-            return false;
-        uint64_t d = (uint64_t)(c - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return false; /* ERANGE */
-        v = v * 10 + d;
-    }
-    *out = neg ? (uint64_t)0 - v : v;
-    return true;
-}
-
 struct sscan_acc {
     struct exec_ctx *x;
     struct hp_slice pattern; /* ptr NULL: none */
@@ -596,7 +566,7 @@ static bool parse_sscan_options(struct exec_ctx *x, uint64_t *count, struct hp_s
 void cmd_sscan(struct exec_ctx *x)
 {
     uint64_t cursor;
-    if (!parse_scan_cursor(x->argv[2], &cursor)) {
+    if (!str_to_scan_cursor(x->argv[2], &cursor)) {
         resp_add_error(x->out, "ERR invalid cursor");
         return;
     }

@@ -331,6 +331,29 @@ static void test_slice_eq_nocase(void)
     CU_ASSERT_FALSE(slice_eq_nocase(hp_slice_make("g\0t", 3), "get"));
 }
 
+/* Redis 7.0's strtoul reading of a collection cursor (HSCAN, SSCAN). */
+static void test_scan_cursor(void)
+{
+    uint64_t v = 7;
+    CU_ASSERT_TRUE(str_to_scan_cursor(hp_slice_make("", 0), &v));
+    CU_ASSERT_EQUAL(v, 0);
+    CU_ASSERT_TRUE(str_to_scan_cursor(hp_slice_make("42", 2), &v));
+    CU_ASSERT_EQUAL(v, 42);
+    CU_ASSERT_TRUE(str_to_scan_cursor(hp_slice_make("+5", 2), &v));
+    CU_ASSERT_EQUAL(v, 5);
+    CU_ASSERT_TRUE(str_to_scan_cursor(hp_slice_make("-1", 2), &v));
+    CU_ASSERT_EQUAL(v, UINT64_MAX);
+    CU_ASSERT_TRUE(str_to_scan_cursor(hp_slice_make("18446744073709551615", 20), &v));
+    CU_ASSERT_EQUAL(v, UINT64_MAX);
+    CU_ASSERT_TRUE(str_to_scan_cursor(hp_slice_make("3\0x", 3), &v)); /* stops at NUL */
+    CU_ASSERT_EQUAL(v, 3);
+    CU_ASSERT_FALSE(str_to_scan_cursor(hp_slice_make("18446744073709551616", 20), &v));
+    CU_ASSERT_FALSE(str_to_scan_cursor(hp_slice_make(" 1", 2), &v));
+    CU_ASSERT_FALSE(str_to_scan_cursor(hp_slice_make("1 ", 2), &v));
+    CU_ASSERT_FALSE(str_to_scan_cursor(hp_slice_make("-", 1), &v));
+    CU_ASSERT_FALSE(str_to_scan_cursor(hp_slice_make("0x1", 3), &v));
+}
+
 static CU_TestInfo strutil_tests[] = {
     {"str_to_i64 accepts Redis integers", test_i64_valid},
     {"str_to_i64 rejects what string2ll rejects", test_i64_invalid},
@@ -341,6 +364,7 @@ static CU_TestInfo strutil_tests[] = {
     {"glob_match cases incl. nocase, classes, escapes", test_glob_cases},
     {"glob_match pathological patterns are bounded", test_glob_pathological},
     {"slice_eq_nocase", test_slice_eq_nocase},
+    {"scan cursor", test_scan_cursor},
     CU_TEST_INFO_NULL,
 };
 

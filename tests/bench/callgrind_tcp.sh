@@ -8,12 +8,15 @@
 # Needs valgrind (not installed by hotpath.sh: apt-get install valgrind).
 set -euo pipefail
 b=$(cd "$1" && pwd); port=${2:-25111}; n=${3:-100000}
+# Kept on purpose: the profiles in it are what the last line points to.
 out=$(mktemp -d /tmp/hotpath-cg.XXXXXX)
 cd "$out"
 valgrind --tool=callgrind --callgrind-out-file="$out/cg.out" --dump-instr=no \
     "$b/dataplane/hotpathd" --port "$port" --bind 127.0.0.1 --workers 1 \
     --file-prefix "cg-$port" --loglevel warning >"$out/log" 2>&1 &
 pid=$!
+# A failed step (set -e) must not leave the server running under valgrind.
+trap 'kill "$pid" 2>/dev/null || true' EXIT
 for _ in $(seq 1 240); do
     redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && break
     sleep 0.5
